@@ -1,0 +1,21 @@
+//! femtograd's engine: a recorded graph of array operations, its reverse
+//! sweep, and forward-over-reverse second derivatives. No R dependency; the
+//! bindings crate (`src/rust`) converts R objects to and from these types.
+
+pub mod backward;
+pub mod batch;
+pub mod error;
+pub mod node;
+pub mod ops;
+pub mod record;
+pub mod rule;
+pub mod second_order;
+pub mod special;
+pub mod tensor;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{Error, Result};
+pub use node::Var;
+pub use tensor::{Shape, Tensor};

@@ -1,0 +1,196 @@
+//! Elementwise functions of two arguments, with R-style strict broadcasting
+//! (see `Broadcast`). Each function states its value and its partial
+//! derivatives up to second order in one place; the rules follow:
+//!   vjp:      abar     += g_a zbar                  (summed where a is broadcast)
+//!   jvp:      zdot      = g_a adot + g_b bdot
+//!   vjp_dot:  abar_dot += g_a zbar_dot + zbar (g_aa adot + g_ab bdot)
+//!             bbar_dot += g_b zbar_dot + zbar (g_ab adot + g_bb bdot)
+
+use crate::batch::Batch;
+use crate::rule::{Rule, Site};
+use crate::tensor::{Broadcast, Tensor};
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+/// First and second partial derivatives of z = g(a, b).
+#[derive(Debug, Clone, Copy)]
+pub struct Partials {
+    pub a: f64,
+    pub b: f64,
+    pub aa: f64,
+    pub ab: f64,
+    pub bb: f64,
+}
+
+impl Binary {
+    pub fn from_name(name: &str) -> Option<Binary> {
+        Some(match name {
+            "+" => Binary::Add,
+            "-" => Binary::Sub,
+            "*" => Binary::Mul,
+            "/" => Binary::Div,
+            "^" => Binary::Pow,
+            _ => return None,
+        })
+    }
+
+    pub fn value(self, a: f64, b: f64) -> f64 {
+        match self {
+            Binary::Add => a + b,
+            Binary::Sub => a - b,
+            Binary::Mul => a * b,
+            Binary::Div => a / b,
+            Binary::Pow => pow(a, b),
+        }
+    }
+
+    /// The partials at (a, b) with z = g(a, b). Those with respect to b of
+    /// a^b involve log(a); they are only used when b is not a constant.
+    pub fn partials(self, a: f64, b: f64, z: f64) -> Partials {
+        match self {
+            Binary::Add => Partials { a: 1.0, b: 1.0, aa: 0.0, ab: 0.0, bb: 0.0 },
+            Binary::Sub => Partials { a: 1.0, b: -1.0, aa: 0.0, ab: 0.0, bb: 0.0 },
+            Binary::Mul => Partials { a: b, b: a, aa: 0.0, ab: 1.0, bb: 0.0 },
+            Binary::Div => {
+                let r = 1.0 / b;
+                Partials { a: r, b: -a * r * r, aa: 0.0, ab: -r * r, bb: 2.0 * a * r * r * r }
+            }
+            Binary::Pow => {
+                let la = a.ln();
+                let a_bm1 = pow(a, b - 1.0);
+                Partials {
+                    a: b * a_bm1,
+                    b: z * la,
+                    aa: b * (b - 1.0) * pow(a, b - 2.0),
+                    ab: a_bm1 * (1.0 + b * la),
+                    bb: z * la * la,
+                }
+            }
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Binary::Add => "+",
+            Binary::Sub => "-",
+            Binary::Mul => "*",
+            Binary::Div => "/",
+            Binary::Pow => "^",
+        }
+    }
+}
+
+/// R's `^`: integer powers of negative bases are defined, x^0 is 1.
+fn pow(a: f64, b: f64) -> f64 {
+    if b == b.trunc() && b.abs() < 2_147_483_648.0 {
+        a.powi(b as i32)
+    } else {
+        a.powf(b)
+    }
+}
+
+impl Binary {
+    fn layout<'a>(&self, site: &Site<'a>) -> (Broadcast, &'a [f64], &'a [f64]) {
+        let (a, b) = (site.inputs[0], site.inputs[1]);
+        let (_, bc) = Broadcast::of(self.label(), &a.shape, &b.shape).expect("shapes were checked in forward");
+        (bc, &a.data, &b.data)
+    }
+}
+
+impl Rule for Binary {
+    fn name(&self) -> &'static str {
+        self.label()
+    }
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let (shape, bc) = Broadcast::of(self.label(), &a.shape, &b.shape)?;
+        let data = (0..bc.len).map(|i| self.value(a.data[bc.ia(i)], b.data[bc.ib(i)])).collect();
+        Ok(Tensor { shape, data })
+    }
+
+    fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
+        let (bc, a, b) = self.layout(site);
+        let z = &site.output.data;
+        let mut abar = needs[0].then(|| vec![0.0; a.len()]);
+        let mut bbar = needs[1].then(|| vec![0.0; b.len()]);
+        for i in 0..bc.len {
+            let (ia, ib) = (bc.ia(i), bc.ib(i));
+            let g = self.partials(a[ia], b[ib], z[i]);
+            if let Some(abar) = abar.as_mut() {
+                abar[ia] += g.a * out_adj[i];
+            }
+            if let Some(bbar) = bbar.as_mut() {
+                bbar[ib] += g.b * out_adj[i];
+            }
+        }
+        vec![abar, bbar]
+    }
+
+    fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
+        let (bc, a, b) = self.layout(site);
+        let z = &site.output.data;
+        let mut out = Batch::zeros(bc.len, dirs);
+        for i in 0..bc.len {
+            let (ia, ib) = (bc.ia(i), bc.ib(i));
+            let g = self.partials(a[ia], b[ib], z[i]);
+            for k in 0..dirs {
+                let mut v = 0.0;
+                if let Some(ta) = tangents[0] {
+                    v += g.a * ta.col(k)[ia];
+                }
+                if let Some(tb) = tangents[1] {
+                    v += g.b * tb.col(k)[ib];
+                }
+                out.col_mut(k)[i] = v;
+            }
+        }
+        Some(out)
+    }
+
+    fn vjp_dot(
+        &self,
+        site: &Site,
+        tangents: &[Option<&Batch>],
+        out_adj: &[f64],
+        out_adj_dot: Option<&Batch>,
+        needs: &[bool],
+        dirs: usize,
+    ) -> Vec<Option<Batch>> {
+        let (bc, a, b) = self.layout(site);
+        let z = &site.output.data;
+        let mut abar = needs[0].then(|| Batch::zeros(a.len(), dirs));
+        let mut bbar = needs[1].then(|| Batch::zeros(b.len(), dirs));
+        let (ta, tb) = (tangents[0], tangents[1]);
+        for i in 0..bc.len {
+            let (ia, ib) = (bc.ia(i), bc.ib(i));
+            let g = self.partials(a[ia], b[ib], z[i]);
+            let zbar = out_adj[i];
+            for k in 0..dirs {
+                let zd = out_adj_dot.map_or(0.0, |t| t.col(k)[i]);
+                let ad = ta.map(|t| t.col(k)[ia]);
+                let bd = tb.map(|t| t.col(k)[ib]);
+                // Terms with a zero tangent are skipped, not multiplied by
+                // zero: a partial may be NaN there (log of a negative base).
+                let curvature = |with_a: f64, with_b: f64| {
+                    ad.map_or(0.0, |d| with_a * d) + bd.map_or(0.0, |d| with_b * d)
+                };
+                if let Some(abar) = abar.as_mut() {
+                    abar.col_mut(k)[ia] += g.a * zd + zbar * curvature(g.aa, g.ab);
+                }
+                if let Some(bbar) = bbar.as_mut() {
+                    bbar.col_mut(k)[ib] += g.b * zd + zbar * curvature(g.ab, g.bb);
+                }
+            }
+        }
+        vec![abar, bbar]
+    }
+}

@@ -1,0 +1,240 @@
+//! Elementwise functions of one argument. Each function states its value and
+//! its first and second derivatives in one match arm; `Rule` for all of them
+//! follows from the chain rule:
+//!   vjp:      xbar      = f'(x) ybar
+//!   jvp:      xdot      -> f'(x) xdot
+//!   vjp_dot:  xbar_dot  = f'(x) ybar_dot + f''(x) xdot ybar
+
+use crate::batch::Batch;
+use crate::rule::{Rule, Site};
+use crate::special::{digamma, ln_gamma, tetragamma, trigamma};
+use crate::tensor::Tensor;
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unary {
+    Neg,
+    Exp,
+    Log,
+    Log1p,
+    Expm1,
+    Sqrt,
+    Abs,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sinh,
+    Cosh,
+    Lgamma,
+    Digamma,
+    Sigmoid,
+    Softplus,
+    LogSigmoid,
+    Logit,
+}
+
+/// log(1 + exp(x)) without overflow.
+pub fn softplus(x: f64) -> f64 {
+    if x > 0.0 { x + (-x).exp().ln_1p() } else { x.exp().ln_1p() }
+}
+
+/// 1 / (1 + exp(-x)) without overflow.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Unary {
+    pub fn from_name(name: &str) -> Option<Unary> {
+        use Unary::*;
+        Some(match name {
+            "neg" => Neg,
+            "exp" => Exp,
+            "log" => Log,
+            "log1p" => Log1p,
+            "expm1" => Expm1,
+            "sqrt" => Sqrt,
+            "abs" => Abs,
+            "sin" => Sin,
+            "cos" => Cos,
+            "tan" => Tan,
+            "tanh" => Tanh,
+            "sinh" => Sinh,
+            "cosh" => Cosh,
+            "lgamma" => Lgamma,
+            "digamma" => Digamma,
+            "sigmoid" => Sigmoid,
+            "softplus" => Softplus,
+            "log_sigmoid" => LogSigmoid,
+            "logit" => Logit,
+            _ => return None,
+        })
+    }
+
+    pub fn value(self, x: f64) -> f64 {
+        use Unary::*;
+        match self {
+            Neg => -x,
+            Exp => x.exp(),
+            Log => x.ln(),
+            Log1p => x.ln_1p(),
+            Expm1 => x.exp_m1(),
+            Sqrt => x.sqrt(),
+            Abs => x.abs(),
+            Sin => x.sin(),
+            Cos => x.cos(),
+            Tan => x.tan(),
+            Tanh => x.tanh(),
+            Sinh => x.sinh(),
+            Cosh => x.cosh(),
+            Lgamma => ln_gamma(x),
+            Digamma => digamma(x),
+            Sigmoid => sigmoid(x),
+            Softplus => softplus(x),
+            LogSigmoid => -softplus(-x),
+            Logit => (x / (1.0 - x)).ln(),
+        }
+    }
+
+    /// (f'(x), f''(x)), given x and y = f(x).
+    pub fn derivatives(self, x: f64, y: f64) -> (f64, f64) {
+        use Unary::*;
+        match self {
+            Neg => (-1.0, 0.0),
+            Exp => (y, y),
+            Log => (1.0 / x, -1.0 / (x * x)),
+            Log1p => {
+                let d = 1.0 / (1.0 + x);
+                (d, -d * d)
+            }
+            Expm1 => (y + 1.0, y + 1.0),
+            Sqrt => (0.5 / y, -0.25 / (y * y * y)),
+            // The kink at 0 gets derivative 0, as sign(0) = 0 in R.
+            Abs => (x.signum() * f64::from(x != 0.0), 0.0),
+            Sin => (x.cos(), -y),
+            Cos => (-x.sin(), -y),
+            Tan => {
+                let d = 1.0 + y * y;
+                (d, 2.0 * y * d)
+            }
+            Tanh => {
+                let d = 1.0 - y * y;
+                (d, -2.0 * y * d)
+            }
+            Sinh => (x.cosh(), y),
+            Cosh => (x.sinh(), y),
+            Lgamma => (digamma(x), trigamma(x)),
+            Digamma => (trigamma(x), tetragamma(x)),
+            Sigmoid => {
+                let d = y * (1.0 - y);
+                (d, d * (1.0 - 2.0 * y))
+            }
+            Softplus => {
+                let s = sigmoid(x);
+                (s, s * (1.0 - s))
+            }
+            LogSigmoid => {
+                let s = sigmoid(-x);
+                (s, -s * (1.0 - s))
+            }
+            Logit => {
+                let q = x * (1.0 - x);
+                (1.0 / q, (2.0 * x - 1.0) / (q * q))
+            }
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        use Unary::*;
+        match self {
+            Neg => "-",
+            Exp => "exp",
+            Log => "log",
+            Log1p => "log1p",
+            Expm1 => "expm1",
+            Sqrt => "sqrt",
+            Abs => "abs",
+            Sin => "sin",
+            Cos => "cos",
+            Tan => "tan",
+            Tanh => "tanh",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Lgamma => "lgamma",
+            Digamma => "digamma",
+            Sigmoid => "sigmoid",
+            Softplus => "softplus",
+            LogSigmoid => "log_sigmoid",
+            Logit => "logit",
+        }
+    }
+}
+
+impl Rule for Unary {
+    fn name(&self) -> &'static str {
+        self.label()
+    }
+
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let x = inputs[0];
+        Ok(Tensor { shape: x.shape.clone(), data: x.data.iter().map(|&v| self.value(v)).collect() })
+    }
+
+    fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
+        if !needs[0] {
+            return vec![None];
+        }
+        let (x, y) = (&site.inputs[0].data, &site.output.data);
+        vec![Some((0..x.len()).map(|i| self.derivatives(x[i], y[i]).0 * out_adj[i]).collect())]
+    }
+
+    fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
+        let t = tangents[0]?;
+        let (x, y) = (&site.inputs[0].data, &site.output.data);
+        let d1: Vec<f64> = (0..x.len()).map(|i| self.derivatives(x[i], y[i]).0).collect();
+        let mut out = Batch::zeros(x.len(), dirs);
+        for k in 0..dirs {
+            for ((o, &t), &d) in out.col_mut(k).iter_mut().zip(t.col(k)).zip(&d1) {
+                *o = d * t;
+            }
+        }
+        Some(out)
+    }
+
+    fn vjp_dot(
+        &self,
+        site: &Site,
+        tangents: &[Option<&Batch>],
+        out_adj: &[f64],
+        out_adj_dot: Option<&Batch>,
+        needs: &[bool],
+        dirs: usize,
+    ) -> Vec<Option<Batch>> {
+        if !needs[0] {
+            return vec![None];
+        }
+        let (x, y) = (&site.inputs[0].data, &site.output.data);
+        let n = x.len();
+        let derivs: Vec<(f64, f64)> = (0..n).map(|i| self.derivatives(x[i], y[i])).collect();
+        let mut out = Batch::zeros(n, dirs);
+        for k in 0..dirs {
+            let col = out.col_mut(k);
+            if let Some(yd) = out_adj_dot {
+                for ((o, &(d1, _)), &ydi) in col.iter_mut().zip(&derivs).zip(yd.col(k)) {
+                    *o += d1 * ydi;
+                }
+            }
+            if let Some(t) = tangents[0] {
+                for i in 0..n {
+                    col[i] += derivs[i].1 * t.col(k)[i] * out_adj[i];
+                }
+            }
+        }
+        vec![Some(out)]
+    }
+}

@@ -1,0 +1,114 @@
+//! The contract every operation fulfils. An operation declares, in one
+//! place, its value, its vector-Jacobian product (reverse mode), its
+//! Jacobian-vector product (forward tangents) and its second-order rule: the
+//! derivative of its VJP along the tangents. The sweeps in `backward.rs` and
+//! `second_order.rs` know nothing else about operations.
+
+use std::fmt::Debug;
+
+use crate::batch::Batch;
+use crate::tensor::Tensor;
+use crate::Result;
+
+/// What a rule sees of the recorded node: its inputs' values and its own value.
+pub struct Site<'a> {
+    pub inputs: &'a [&'a Tensor],
+    pub output: &'a Tensor,
+}
+
+pub trait Rule: Debug {
+    /// Short name used in error messages (`"+"`, `"exp"`, `"%*%"`).
+    fn name(&self) -> &'static str;
+
+    /// The value of the operation; checks shapes and reports mismatches.
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor>;
+
+    /// Reverse mode: each input's adjoint contribution given the output
+    /// adjoint `out_adj`. Entries are `None` where `needs[i]` is false.
+    fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>>;
+
+    /// Forward mode: the output's tangents from the inputs' tangents (`None`
+    /// means zero). Returns `None` when every input tangent is zero.
+    fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch>;
+
+    /// Second order: the derivative of `vjp(out_adj)` along the tangents, with
+    /// `out_adj_dot` the derivative of the output adjoint (`None` is zero).
+    /// This is what a forward-over-reverse sweep accumulates into each input.
+    fn vjp_dot(
+        &self,
+        site: &Site,
+        tangents: &[Option<&Batch>],
+        out_adj: &[f64],
+        out_adj_dot: Option<&Batch>,
+        needs: &[bool],
+        dirs: usize,
+    ) -> Vec<Option<Batch>>;
+
+    /// For log-likelihood kernels: how many observations the node sums
+    /// over. `nobs()` of a fit is read from here.
+    fn observations(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// An operation that is linear in its single input: y = L x. Its VJP is the
+/// transpose, its JVP is L itself, and its second-order rule is just the
+/// transpose applied to the second-order adjoint. Sums, means, transposes and
+/// indexing are all of this kind.
+pub trait LinearOp: Debug {
+    fn name(&self) -> &'static str;
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+    /// y = L x, for one column of length numel(x).
+    fn apply(&self, x: &[f64], y: &mut [f64]);
+    /// x += L' y, for one column of length numel(y).
+    fn apply_transpose(&self, y: &[f64], x: &mut [f64]);
+}
+
+/// Adapter that turns a `LinearOp` into a full `Rule`.
+#[derive(Debug)]
+pub struct Linear<L: LinearOp>(pub L);
+
+impl<L: LinearOp> Rule for Linear<L> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        self.0.forward(inputs[0])
+    }
+    fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
+        if !needs[0] {
+            return vec![None];
+        }
+        let mut x = vec![0.0; site.inputs[0].numel()];
+        self.0.apply_transpose(out_adj, &mut x);
+        vec![Some(x)]
+    }
+    fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
+        let t = tangents[0]?;
+        let mut out = Batch::zeros(site.output.numel(), dirs);
+        for k in 0..dirs {
+            self.0.apply(t.col(k), out.col_mut(k));
+        }
+        Some(out)
+    }
+    fn vjp_dot(
+        &self,
+        site: &Site,
+        _tangents: &[Option<&Batch>],
+        _out_adj: &[f64],
+        out_adj_dot: Option<&Batch>,
+        needs: &[bool],
+        dirs: usize,
+    ) -> Vec<Option<Batch>> {
+        match out_adj_dot {
+            Some(yd) if needs[0] => {
+                let mut out = Batch::zeros(site.inputs[0].numel(), dirs);
+                for k in 0..dirs {
+                    self.0.apply_transpose(yd.col(k), out.col_mut(k));
+                }
+                vec![Some(out)]
+            }
+            _ => vec![None],
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Every operation's first- and second-order rules against central finite
+//! differences of the engine's own values and gradients.
+
+use crate::backward::{backward, value_and_gradient};
+use crate::node::Var;
+use crate::record;
+use crate::second_order::{jacobian, second_order};
+use crate::tensor::{Shape, Tensor};
+
+type Builder<'a> = dyn Fn(&[Var]) -> Var + 'a;
+
+fn leaves(points: &[Tensor]) -> Vec<Var> {
+    points.iter().cloned().map(Var::leaf).collect()
+}
+
+fn flatten(points: &[Tensor]) -> Vec<f64> {
+    points.iter().flat_map(|t| t.data.iter().cloned()).collect()
+}
+
+fn unflatten(template: &[Tensor], x: &[f64]) -> Vec<Tensor> {
+    let mut at = 0;
+    template
+        .iter()
+        .map(|t| {
+            let n = t.numel();
+            at += n;
+            Tensor { shape: t.shape.clone(), data: x[at - n..at].to_vec() }
+        })
+        .collect()
+}
+
+fn value_at(f: &Builder<'_>, template: &[Tensor], x: &[f64]) -> f64 {
+    f(&leaves(&unflatten(template, x))).value().data[0]
+}
+
+fn gradient_at(f: &Builder<'_>, template: &[Tensor], x: &[f64]) -> Vec<f64> {
+    let params = leaves(&unflatten(template, x));
+    value_and_gradient(&f(&params), &params).unwrap().1
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+}
+
+/// Checks backward() against finite differences of the value, and the
+/// forward-over-reverse Hessian against finite differences of the gradient.
+fn check(label: &str, f: &Builder<'_>, points: &[Tensor]) {
+    let x0 = flatten(points);
+    let p = x0.len();
+    let h = 1e-6;
+
+    // First order, through backward() and the grads stored on the leaves.
+    let params = leaves(points);
+    let out = f(&params);
+    backward(&out).unwrap();
+    let grad: Vec<f64> = params.iter().flat_map(|v| v.grad()).collect();
+    for i in 0..p {
+        let (mut up, mut down) = (x0.clone(), x0.clone());
+        up[i] += h;
+        down[i] -= h;
+        let fd = (value_at(f, points, &up) - value_at(f, points, &down)) / (2.0 * h);
+        assert!(close(grad[i], fd, 1e-6), "{label}: d/dx{i} is {} but finite differences give {fd}", grad[i]);
+    }
+
+    // Second order: the full Hessian and its symmetry.
+    let params = leaves(points);
+    let so = second_order(&f(&params), &params, None).unwrap();
+    for j in 0..p {
+        let (mut up, mut down) = (x0.clone(), x0.clone());
+        up[j] += h;
+        down[j] -= h;
+        let (gu, gd) = (gradient_at(f, points, &up), gradient_at(f, points, &down));
+        for i in 0..p {
+            let fd = (gu[i] - gd[i]) / (2.0 * h);
+            let exact = so.hessian_times.col(j)[i];
+            assert!(close(exact, fd, 1e-5), "{label}: H[{i},{j}] is {exact} but finite differences give {fd}");
+            let mirror = so.hessian_times.col(i)[j];
+            assert!(close(exact, mirror, 1e-12), "{label}: H not symmetric at [{i},{j}]");
+        }
+        assert!(close(so.gradient[j], grad[j], 1e-12), "{label}: gradients of the two sweeps differ");
+    }
+}
+
+fn v(data: &[f64]) -> Tensor {
+    Tensor::vector(data.to_vec())
+}
+
+fn s(x: f64) -> Tensor {
+    Tensor::scalar(x)
+}
+
+fn m(rows: usize, cols: usize, data: &[f64]) -> Tensor {
+    Tensor::matrix(rows, cols, data.to_vec()).unwrap()
+}
+
+fn sum(x: Var) -> Var {
+    record::sum(&x).unwrap()
+}
+
+#[test]
+fn unary_functions_match_finite_differences() {
+    let cases: &[(&str, &[f64])] = &[
+        ("neg", &[0.3, -1.2]),
+        ("exp", &[0.3, -1.2]),
+        ("log", &[0.3, 2.5]),
+        ("log1p", &[0.3, 2.5]),
+        ("expm1", &[0.3, -1.2]),
+        ("sqrt", &[0.3, 2.5]),
+        ("abs", &[0.3, -1.2]),
+        ("sin", &[0.3, -1.2]),
+        ("cos", &[0.3, -1.2]),
+        ("tan", &[0.3, -1.2]),
+        ("tanh", &[0.3, -1.2]),
+        ("sinh", &[0.3, -1.2]),
+        ("cosh", &[0.3, -1.2]),
+        ("lgamma", &[0.3, 2.5]),
+        ("digamma", &[0.3, 2.5]),
+        ("sigmoid", &[0.3, -1.2]),
+        ("softplus", &[0.3, -1.2]),
+        ("log_sigmoid", &[0.3, -1.2]),
+        ("logit", &[0.3, 0.8]),
+    ];
+    for &(name, at) in cases {
+        // A vector input, weighted so the Hessian is not trivially diagonal-equal.
+        let f = move |p: &[Var]| {
+            let y = record::unary(name, &p[0]).unwrap();
+            let w = Var::constant(v(&[1.5, -0.7]));
+            sum(record::binary("*", &y, &w).unwrap())
+        };
+        check(name, &f, &[v(at)]);
+    }
+}
+
+#[test]
+fn binary_operators_match_finite_differences_with_broadcasting() {
+    for op in ["+", "-", "*", "/", "^"] {
+        let f = move |p: &[Var]| sum(record::binary(op, &p[0], &p[1]).unwrap());
+        // equal shapes, scalar with vector, vector with scalar, vector with matrix
+        check(op, &f, &[v(&[1.3, 0.4, 2.0]), v(&[0.5, 1.7, -0.6])]);
+        check(op, &f, &[s(1.3), v(&[0.5, 1.7, 2.1])]);
+        check(op, &f, &[v(&[1.3, 0.4, 2.0]), s(0.7)]);
+        check(op, &f, &[v(&[1.3, 0.4, 2.0, 0.9]), m(2, 2, &[0.5, 1.7, 0.6, 1.1])]);
+        // composed with itself: a single node used twice
+        let g = move |p: &[Var]| sum(record::binary(op, &p[0], &p[0]).unwrap());
+        check(op, &g, &[v(&[1.3, 0.4])]);
+    }
+}
+
+#[test]
+fn power_with_constant_exponent_has_finite_hessian_at_negative_base() {
+    let f = |p: &[Var]| sum(record::binary("^", &p[0], &Var::constant(s(3.0))).unwrap());
+    check("x^3", &f, &[v(&[-1.5, 2.0])]);
+}
+
+#[test]
+fn reductions_match_finite_differences() {
+    let x = [v(&[1.3, -0.4, 2.0, 0.7])];
+    let sq = |p: &[Var]| record::binary("*", &p[0], &p[0]).unwrap();
+    check("sum", &|p: &[Var]| record::sum(&sq(p)).unwrap(), &x);
+    check("mean", &|p: &[Var]| record::mean(&sq(p)).unwrap(), &x);
+    check("prod", &|p: &[Var]| record::prod(&p[0]).unwrap(), &x);
+    check("prod with a zero", &|p: &[Var]| record::prod(&p[0]).unwrap(), &[v(&[1.3, 0.0, 2.0, 0.7])]);
+    check("logsumexp", &|p: &[Var]| record::logsumexp(&sq(p)).unwrap(), &x);
+}
+
+#[test]
+fn matrix_operations_match_finite_differences() {
+    let a = m(3, 2, &[1.0, -0.5, 2.0, 0.3, 1.1, -1.4]);
+    let b = m(2, 2, &[0.4, 1.2, -0.8, 0.6]);
+    let quartic = |x: Var| sum(record::binary("^", &x, &Var::constant(s(2.0))).unwrap());
+    let f = move |p: &[Var]| quartic(record::matmul(&p[0], &p[1]).unwrap());
+    check("%*%", &f, &[a.clone(), b.clone()]);
+    let g = move |p: &[Var]| quartic(record::transpose(&p[0]).unwrap());
+    check("t", &g, &[a.clone()]);
+    let h = move |p: &[Var]| {
+        let c = record::matmul(&record::transpose(&p[0]).unwrap(), &p[0]).unwrap();
+        record::logsumexp(&c).unwrap()
+    };
+    check("crossprod", &h, &[a.clone()]);
+    let mv = move |p: &[Var]| quartic(record::matmul(&p[0], &p[1]).unwrap());
+    check("matrix %*% vector", &mv, &[a, v(&[0.5, -1.0])]);
+}
+
+#[test]
+fn gather_scatters_gradients_back() {
+    let f = |p: &[Var]| {
+        let g = record::gather(&p[0], vec![2, 0, 2]).unwrap();
+        sum(record::binary("*", &g, &g).unwrap())
+    };
+    check("[", &f, &[v(&[1.0, 2.0, 3.0])]);
+}
+
+#[test]
+fn quadratic_form_has_hessian_a_plus_a_transpose() {
+    let a = [2.0, 1.0, -3.0, 0.5, 4.0, 1.5, 0.0, -2.0, 1.0];
+    let f = move |p: &[Var]| {
+        let av = record::matmul(&Var::constant(m(3, 3, &a)), &p[0]).unwrap();
+        sum(record::binary("*", &p[0], &av).unwrap())
+    };
+    let params = leaves(&[v(&[0.3, -1.0, 2.0])]);
+    let h = second_order(&f(&params), &params, None).unwrap().hessian_times;
+    for i in 0..3 {
+        for j in 0..3 {
+            assert!((h.col(j)[i] - (a[i + 3 * j] + a[j + 3 * i])).abs() < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn jacobian_of_elementwise_map_is_diagonal() {
+    let params = leaves(&[v(&[0.5, 1.5])]);
+    let y = record::unary("exp", &params[0]).unwrap();
+    let j = jacobian(&y, &params).unwrap();
+    assert_eq!(j.shape, Shape::matrix(2, 2));
+    assert!((j.data[0] - 0.5f64.exp()).abs() < 1e-15 && j.data[1] == 0.0);
+    assert!(j.data[2] == 0.0 && (j.data[3] - 1.5f64.exp()).abs() < 1e-15);
+}
+
+#[test]
+fn shape_mismatch_is_an_error_naming_both_shapes() {
+    let a = Var::leaf(v(&[1.0, 2.0, 3.0]));
+    let b = Var::leaf(v(&[1.0, 2.0]));
+    let err = record::binary("+", &a, &b).unwrap_err();
+    assert_eq!(err.0, "+: cannot combine shapes vector[3] and vector[2] (need equal shapes, or one of length 1)");
+    let err = record::matmul(&Var::leaf(m(2, 3, &[0.0; 6])), &Var::leaf(m(2, 3, &[0.0; 6]))).unwrap_err();
+    assert!(err.0.contains("matrix[2x3] and matrix[2x3]"), "{}", err.0);
+}
+
+#[test]
+fn long_chain_runs_backward_and_drops_without_stack_overflow() {
+    let x = Var::leaf(s(1.0));
+    let mut y = x.clone();
+    let step = Var::constant(s(1e-6));
+    for _ in 0..1_000_000 {
+        y = record::binary("+", &y, &step).unwrap();
+    }
+    backward(&y).unwrap();
+    assert_eq!(x.grad(), vec![1.0]);
+    drop(y); // the iterative Drop must free a million nodes without recursing
+}
