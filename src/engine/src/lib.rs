@@ -5,8 +5,10 @@
 pub mod backward;
 pub mod batch;
 pub mod error;
+pub mod linalg;
 pub mod node;
 pub mod ops;
+pub mod optim;
 pub mod record;
 pub mod rule;
 pub mod second_order;
