@@ -1,1 +1,15 @@
-// bindings: written next
+//! extendr bindings for femtograd's engine. This crate only converts R
+//! objects to engine types and back and turns engine errors into R errors;
+//! all mathematics lives in `femtograd-engine`.
+
+use extendr_api::prelude::*;
+
+mod convert;
+mod derivatives;
+mod graph;
+
+extendr_module! {
+    mod femtograd;
+    use graph;
+    use derivatives;
+}

@@ -1,0 +1,116 @@
+# Values: the R face of a node in the Rust graph. A value is an external
+# pointer with class "femtograd_value"; everything it holds lives in Rust.
+
+#' Create a differentiable value
+#'
+#' `val()` turns numbers (a scalar, a vector or a matrix) into a leaf of the
+#' computational graph. Arithmetic on values records the graph in Rust;
+#' [backward()] then fills in gradients.
+#'
+#' @param x A numeric (or integer, converted to double) scalar, vector or
+#'   matrix.
+#' @return An object of class `femtograd_value`.
+#' @seealso [backward()], [grad()], [value_of()]
+#' @examples
+#' x <- val(3)
+#' y <- val(c(1, 2, 3))
+#' A <- val(matrix(1:4, 2))
+#' x * y
+#' @export
+val <- function(x) {
+  if (is_value(x)) return(x)
+  new_value(x, constant = FALSE, caller = "val")
+}
+
+#' @rdname val
+#' @return `is_value()`: `TRUE` if `x` is a femtograd value.
+#' @export
+is_value <- function(x) inherits(x, "femtograd_value")
+
+new_value <- function(x, constant, caller) {
+  if (!is.numeric(x)) {
+    stop(sprintf("%s: expected numbers (a numeric scalar, vector or matrix), got an object of class '%s'",
+                 caller, paste(class(x), collapse = "/")), call. = FALSE)
+  }
+  d <- dim(x)
+  if (length(d) > 2L) {
+    stop(sprintf("%s: arrays with %d dimensions are not supported; use a vector or a matrix",
+                 caller, length(d)), call. = FALSE)
+  }
+  wrap_node(fg_leaf(as.double(x), if (is.null(d)) NULL else as.integer(d), constant))
+}
+
+# The one place an external pointer becomes a value object. The S4 bit is
+# set because R 4.2's %*% dispatches only on S4 objects (see ops.R); S3
+# dispatch (Ops, Math, print, ...) is unaffected by it.
+wrap_node <- function(ptr) asS4(structure(rust(ptr), class = "femtograd_value"))
+
+# Engine errors come back from Rust as condition objects (extendr's
+# result_condition); this raises them as ordinary R errors, whose message
+# already names the operation and the shapes.
+rust <- function(result) {
+  if (inherits(result, "extendr_error")) stop(result$value, call. = FALSE)
+  result
+}
+
+# Operands of an operation: values pass through, plain numbers become
+# constants (they get no gradient).
+as_node <- function(x, caller) {
+  if (is_value(x)) x else new_value(x, constant = TRUE, caller = caller)
+}
+
+#' The numbers held by a value
+#'
+#' `value_of()` returns a value's numbers as a plain numeric vector or matrix
+#' (the forward-pass result). Named so that it does not mask `utils::data()`.
+#'
+#' @param x A femtograd value.
+#' @return A numeric vector or matrix.
+#' @examples
+#' value_of(val(2)^3)
+#' @export
+value_of <- function(x) {
+  check_value(x, "value_of")
+  rust(fg_data(x))
+}
+
+check_value <- function(x, caller) {
+  if (!is_value(x)) {
+    stop(sprintf("%s: expected a femtograd value (see ?val), got an object of class '%s'",
+                 caller, paste(class(x), collapse = "/")), call. = FALSE)
+  }
+  invisible(x)
+}
+
+#' @export
+format.femtograd_value <- function(x, ...) {
+  if (!fg_is_live(x)) return("<femtograd value: no longer valid (restored from a saved session)>")
+  v <- value_of(x)
+  shape <- if (is.matrix(v)) sprintf("%d x %d matrix", nrow(v), ncol(v))
+           else if (length(v) == 1L) "scalar" else sprintf("vector of length %d", length(v))
+  sprintf("<femtograd value: %s>", shape)
+}
+
+#' @export
+print.femtograd_value <- function(x, ...) {
+  cat(format(x), "\n", sep = "")
+  if (fg_is_live(x)) {
+    cat("value:\n")
+    print(value_of(x), ...)
+    cat("grad:\n")
+    print(grad(x), ...)
+  }
+  invisible(x)
+}
+
+#' @export
+length.femtograd_value <- function(x) length(value_of(x))
+
+#' @export
+dim.femtograd_value <- function(x) dim(value_of(x))
+
+#' @export
+as.double.femtograd_value <- function(x, ...) as.double(value_of(x))
+
+#' @export
+as.matrix.femtograd_value <- function(x, ...) as.matrix(value_of(x))

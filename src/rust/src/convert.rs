@@ -1,0 +1,68 @@
+//! Conversions between R objects and engine types, and engine errors to R
+//! errors. A value crosses the boundary as its numbers (column-major, as R
+//! stores them) plus its `dim`, so no transposition ever happens.
+
+use extendr_api::prelude::*;
+use extendr_api::{Error, Result};
+use femtograd_engine::{Shape, Tensor, Var};
+
+/// An engine error as an extendr error (raised in R by the generated wrapper).
+pub fn r_error(e: femtograd_engine::Error) -> Error {
+    Error::Other(e.0)
+}
+
+/// Builds an engine array from R numbers and an optional `dim` (integer).
+pub fn tensor_from_r(data: &[f64], dim: &Robj) -> Result<Tensor> {
+    let shape = if dim.is_null() {
+        Shape::vector(data.len())
+    } else {
+        let dims: Vec<usize> = match dim.as_integer_vector() {
+            Some(d) => d.iter().map(|&v| v as usize).collect(),
+            None => return Err(Error::Other("val: dim must be an integer vector".into())),
+        };
+        if dims.len() > 2 {
+            return Err(Error::Other(format!("val: arrays of {} dimensions are not supported; use a vector or a matrix", dims.len())));
+        }
+        Shape(dims)
+    };
+    Tensor::new(shape, data.to_vec()).map_err(r_error)
+}
+
+/// The numbers of an engine array as an R numeric with its `dim`.
+pub fn tensor_to_r(t: &Tensor, data: &[f64]) -> Robj {
+    let mut r: Robj = data.iter().cloned().collect_robj();
+    if t.shape.is_matrix() {
+        let dims: Vec<i32> = t.shape.0.iter().map(|&d| d as i32).collect();
+        r.set_attrib("dim", dims).expect("setting dim on a fresh numeric vector");
+    }
+    r
+}
+
+/// Wraps a node in an external pointer that R owns.
+pub fn var_to_r(v: Var) -> Robj {
+    ExternalPtr::new(v).into()
+}
+
+/// The node behind an external pointer. A pointer restored by `readRDS` is
+/// NULL: that is an R error, never a dereference.
+pub fn var_from_r(robj: &Robj) -> Result<Var> {
+    if !robj.is_external_pointer() {
+        return Err(Error::Other("expected a femtograd value (an external pointer)".into()));
+    }
+    if unsafe { robj.external_ptr_addr::<std::ffi::c_void>() }.is_null() {
+        return Err(Error::Other(
+            "this femtograd value is no longer valid: it was saved and restored (e.g. with saveRDS/readRDS), \
+             and the graph behind it does not survive that; create it again with val()"
+                .into(),
+        ));
+    }
+    let ptr: &ExternalPtr<Var> = robj
+        .try_into()
+        .map_err(|_| Error::Other("expected a femtograd value, got another external pointer".into()))?;
+    Ok(ptr.try_addr()?.clone())
+}
+
+/// The nodes of an R list of external pointers.
+pub fn vars_from_r(list: &List) -> Result<Vec<Var>> {
+    list.values().map(|r| var_from_r(&r)).collect()
+}

@@ -1,0 +1,101 @@
+//! Values and operations: each call records one node and returns it to R.
+
+use extendr_api::prelude::*;
+use extendr_api::{Error, Result};
+use femtograd_engine::{backward, record, Var};
+
+use crate::convert::{r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
+
+// A leaf; `constant` leaves receive no gradient (plain numbers in an expression).
+#[extendr]
+fn fg_leaf(data: &[f64], dim: Robj, constant: bool) -> Result<Robj> {
+    let t = tensor_from_r(data, &dim)?;
+    Ok(var_to_r(if constant { Var::constant(t) } else { Var::leaf(t) }))
+}
+
+// TRUE if the pointer still refers to a live node.
+#[extendr]
+fn fg_is_live(x: Robj) -> bool {
+    var_from_r(&x).is_ok()
+}
+
+#[extendr]
+fn fg_data(x: Robj) -> Result<Robj> {
+    let v = var_from_r(&x)?;
+    Ok(tensor_to_r(v.value(), &v.value().data))
+}
+
+#[extendr]
+fn fg_grad(x: Robj) -> Result<Robj> {
+    let v = var_from_r(&x)?;
+    Ok(tensor_to_r(v.value(), &v.grad()))
+}
+
+#[extendr]
+fn fg_requires_grad(x: Robj) -> Result<bool> {
+    Ok(var_from_r(&x)?.requires_grad())
+}
+
+#[extendr]
+fn fg_unary(name: &str, x: Robj) -> Result<Robj> {
+    Ok(var_to_r(record::unary(name, &var_from_r(&x)?).map_err(r_error)?))
+}
+
+#[extendr]
+fn fg_binary(name: &str, a: Robj, b: Robj) -> Result<Robj> {
+    Ok(var_to_r(record::binary(name, &var_from_r(&a)?, &var_from_r(&b)?).map_err(r_error)?))
+}
+
+// Reductions and shape operations of one argument, by name.
+#[extendr]
+fn fg_reduce(name: &str, x: Robj) -> Result<Robj> {
+    let x = var_from_r(&x)?;
+    let out = match name {
+        "sum" => record::sum(&x),
+        "mean" => record::mean(&x),
+        "prod" => record::prod(&x),
+        "logsumexp" => record::logsumexp(&x),
+        "t" => record::transpose(&x),
+        _ => return Err(Error::Other(format!("unknown reduction '{name}'"))),
+    };
+    Ok(var_to_r(out.map_err(r_error)?))
+}
+
+#[extendr]
+fn fg_matmul(a: Robj, b: Robj) -> Result<Robj> {
+    Ok(var_to_r(record::matmul(&var_from_r(&a)?, &var_from_r(&b)?).map_err(r_error)?))
+}
+
+// x[i] with 1-based positions (validated in R).
+#[extendr]
+fn fg_gather(x: Robj, positions: &[i32]) -> Result<Robj> {
+    let zero_based = positions.iter().map(|&p| (p - 1) as usize).collect();
+    Ok(var_to_r(record::gather(&var_from_r(&x)?, zero_based).map_err(r_error)?))
+}
+
+#[extendr]
+fn fg_backward(x: Robj) -> Result<()> {
+    backward::backward(&var_from_r(&x)?).map_err(r_error)
+}
+
+#[extendr]
+fn fg_zero_grad(x: Robj) -> Result<()> {
+    backward::zero_grad(&var_from_r(&x)?);
+    Ok(())
+}
+
+extendr_module! {
+    mod graph;
+    fn fg_leaf;
+    fn fg_is_live;
+    fn fg_data;
+    fn fg_grad;
+    fn fg_requires_grad;
+    fn fg_unary;
+    fn fg_binary;
+    fn fg_reduce;
+    fn fg_matmul;
+    fn fg_gather;
+    fn fg_backward;
+    fn fg_zero_grad;
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(femtograd)
+
+test_check("femtograd")

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: the engine's cargo tests, then R CMD build and
+# R CMD check (which installs the package from the tarball, runs testthat
+# and builds the vignettes). Fails on any test failure and on any ERROR or
+# WARNING from the check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/install-deps.sh
+
+# Reuse compiled Rust dependencies across installs (see src/Makevars).
+export FEMTOGRAD_TARGET_DIR="${FEMTOGRAD_TARGET_DIR:-$HOME/.cache/femtograd/target}"
+mkdir -p "$FEMTOGRAD_TARGET_DIR"
+
+echo "== cargo test (engine)"
+cargo test --locked -p femtograd-engine
+
+echo "== R CMD build"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+R CMD build --no-manual . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+tarball=$(ls femtograd_*.tar.gz | tail -n 1)
+mv "$tarball" "$work/"
+
+echo "== R CMD check --no-manual $tarball"
+(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=true R CMD check --no-manual "$tarball") | tee "$work/check.log"
+status=${PIPESTATUS[0]}
+if [ "$status" -ne 0 ] || grep -qE "^Status: .*(ERROR|WARNING)" "$work/check.log"; then
+  testlog="$work/femtograd.Rcheck/tests/testthat.Rout.fail"
+  [ -f "$testlog" ] && tail -n 60 "$testlog"
+  echo "R CMD check failed" >&2
+  exit 1
+fi
+# The testthat summary, so the runner's own count is in the log.
+grep -hE "^\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]" \
+  "$work/femtograd.Rcheck/tests/testthat.Rout" || true
+echo "all tests passed"
