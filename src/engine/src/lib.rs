@@ -5,6 +5,7 @@
 pub mod backward;
 pub mod batch;
 pub mod error;
+pub mod kernels;
 pub mod linalg;
 pub mod node;
 pub mod ops;
