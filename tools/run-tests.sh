@@ -13,7 +13,9 @@ export FEMTOGRAD_TARGET_DIR="${FEMTOGRAD_TARGET_DIR:-$HOME/.cache/femtograd/targ
 mkdir -p "$FEMTOGRAD_TARGET_DIR"
 
 echo "== cargo test (engine)"
-cargo test --locked -p femtograd-engine
+# --release into the same target dir as the R build: faer and ndarray are
+# compiled once for both.
+cargo test --locked --release -p femtograd-engine --target-dir "$FEMTOGRAD_TARGET_DIR"
 
 echo "== R CMD build"
 work=$(mktemp -d)

@@ -11,3 +11,6 @@ femtograd_gradient <- function(f, x) {
   backward(f(v))
   grad(v)
 }
+
+# The normal log-density written with plain operations, usable on values.
+dnorm_plain <- function(x, mu, sigma) -0.5 * log(2 * pi) - log(sigma) - (x - mu)^2 / (2 * sigma^2)

@@ -122,3 +122,10 @@ impl Drop for Node {
         }
     }
 }
+
+/// How many observations the log-likelihood kernels under `root` sum over
+/// (the largest, if several kernels see different data); `None` when no
+/// kernel is involved.
+pub fn observation_count(root: &Var) -> Option<usize> {
+    topological_order(root).iter().filter_map(|v| v.rule().and_then(|r| r.observations())).max()
+}

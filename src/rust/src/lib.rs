@@ -7,9 +7,11 @@ use extendr_api::prelude::*;
 mod convert;
 mod derivatives;
 mod graph;
+mod likelihood;
 
 extendr_module! {
     mod femtograd;
     use graph;
     use derivatives;
+    use likelihood;
 }

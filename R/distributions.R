@@ -1,0 +1,128 @@
+# Fused log-likelihood kernels: each is one node in the graph that computes
+# the log-likelihood, its gradient and its Hessian in one pass over the data.
+
+#' Fused log-likelihood kernels
+#'
+#' Each function returns the log-likelihood `sum(log f(x_i | theta))` as a
+#' single femtograd node whose gradient and Hessian are computed in one pass
+#' over the data with numerically stable formulas. Parameters may be
+#' femtograd values (scalars, or vectors with one entry per observation such
+#' as a linear predictor) or plain numbers. Each equals the corresponding
+#' `sum(d<dist>(..., log = TRUE))`.
+#'
+#' Data outside the support (negative counts, `x` outside (0, 1) for the
+#' beta, `y` not 0/1 for the Bernoulli, ...) is an error naming the function
+#' and the first offending index. A parameter outside its domain gives
+#' `-Inf`, so optimisers can step back from it.
+#'
+#' `loglik_logistic(beta, X, y)` is logistic regression with linear
+#' predictor `X %*% beta`; `loglik_poisson_log(beta, X, y)` is Poisson
+#' regression with log link.
+#'
+#' @param mu,sigma Normal mean and standard deviation.
+#' @param rate Rate (exponential, gamma).
+#' @param lambda Poisson mean.
+#' @param p Success probability (binomial, Bernoulli, negative binomial).
+#' @param size Number of trials (binomial).
+#' @param shape,scale Shape and scale (gamma shape, Weibull).
+#' @param alpha,beta Beta-distribution shapes; for `loglik_pareto`, `alpha`
+#'   is the tail index. For the regressions, `beta` is the coefficient vector.
+#' @param r Number of successes (negative binomial size, may be non-integer).
+#' @param x_min Pareto scale (lower bound of the support).
+#' @param x Observations.
+#' @param X Design matrix (n x p).
+#' @param y Responses.
+#' @return A scalar femtograd value (a plain number when no argument is a
+#'   value).
+#' @examples
+#' set.seed(1)
+#' x <- rnorm(50, 2, 3)
+#' loglik_normal(2, 3, x)
+#' sum(dnorm(x, 2, 3, log = TRUE))
+#' mu <- val(2)
+#' ll <- loglik_normal(mu, 3, x)
+#' backward(ll)
+#' grad(mu)
+#' @name loglik
+NULL
+
+kernel <- function(name, params, x, size = NULL) {
+  caller <- paste0("loglik_", name)
+  check_data(x, caller, "x")
+  if (!is.null(size)) check_data(size, caller, "size")
+  any_value <- any(vapply(params, is_value, logical(1)))
+  nodes <- lapply(params, as_node, caller = caller)
+  out <- wrap_node(fg_kernel(name, nodes, as.double(x), if (is.null(size)) NULL else as.double(size)))
+  if (any_value) out else value_of(out)
+}
+
+check_data <- function(x, caller, what) {
+  if (is_value(x) || !is.numeric(x)) {
+    stop(sprintf("%s: %s must be plain numeric data, got an object of class '%s'",
+                 caller, what, paste(class(x), collapse = "/")), call. = FALSE)
+  }
+}
+
+#' @rdname loglik
+#' @export
+loglik_normal <- function(mu, sigma, x) kernel("normal", list(mu, sigma), x)
+
+#' @rdname loglik
+#' @export
+loglik_exponential <- function(rate, x) kernel("exponential", list(rate), x)
+
+#' @rdname loglik
+#' @export
+loglik_poisson <- function(lambda, x) kernel("poisson", list(lambda), x)
+
+#' @rdname loglik
+#' @export
+loglik_binomial <- function(p, x, size) kernel("binomial", list(p), x, size)
+
+#' @rdname loglik
+#' @export
+loglik_bernoulli <- function(p, x) kernel("bernoulli", list(p), x)
+
+#' @rdname loglik
+#' @export
+loglik_gamma <- function(shape, rate, x) kernel("gamma", list(shape, rate), x)
+
+#' @rdname loglik
+#' @export
+loglik_beta <- function(alpha, beta, x) kernel("beta", list(alpha, beta), x)
+
+#' @rdname loglik
+#' @export
+loglik_negbinom <- function(r, p, x) kernel("negbinom", list(r, p), x)
+
+#' @rdname loglik
+#' @export
+loglik_weibull <- function(shape, scale, x) kernel("weibull", list(shape, scale), x)
+
+#' @rdname loglik
+#' @export
+loglik_pareto <- function(alpha, x_min, x) kernel("pareto", list(alpha, x_min), x)
+
+#' @rdname loglik
+#' @export
+loglik_logistic <- function(beta, X, y) regression("bernoulli_logit", beta, X, y)
+
+#' @rdname loglik
+#' @export
+loglik_poisson_log <- function(beta, X, y) regression("poisson_log", beta, X, y)
+
+# eta = X %*% beta, then the kernel on the linear-predictor scale.
+regression <- function(name, beta, X, y) {
+  caller <- if (name == "bernoulli_logit") "loglik_logistic" else "loglik_poisson_log"
+  if (is_value(X) || !is.numeric(X) || !is.matrix(X)) {
+    stop(sprintf("%s: X must be a numeric design matrix", caller), call. = FALSE)
+  }
+  if (length(beta) != ncol(X)) {
+    stop(sprintf("%s: beta has length %d but X has %d columns", caller, length(beta), ncol(X)), call. = FALSE)
+  }
+  if (length(y) != nrow(X)) {
+    stop(sprintf("%s: y has length %d but X has %d rows", caller, length(y), nrow(X)), call. = FALSE)
+  }
+  eta <- X %*% beta
+  kernel(name, list(if (is_value(eta)) eta else drop(eta)), y)
+}

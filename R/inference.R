@@ -1,0 +1,134 @@
+# What R users call on a fitted model: the stats generics, for femtofit.
+
+#' Standard errors
+#'
+#' @param object A fitted model (a `femtofit` from [fit()]).
+#' @param ... Unused.
+#' @return A named numeric vector: square roots of the diagonal of `vcov()`.
+#' @examples
+#' set.seed(42); x <- rnorm(200, mean = 5, sd = 2)
+#' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
+#'            params = c(mu = 0, log_sigma = 0))
+#' se(res)
+#' @export
+se <- function(object, ...) UseMethod("se")
+
+#' @rdname se
+#' @export
+se.femtofit <- function(object, ...) sqrt(diag(stats::vcov(object)))
+
+#' Observed Fisher information
+#'
+#' The negative Hessian of the log-likelihood at the estimate.
+#'
+#' @param object A `femtofit`.
+#' @param ... Unused.
+#' @return A symmetric numeric matrix.
+#' @examples
+#' set.seed(42); x <- rnorm(200, mean = 5, sd = 2)
+#' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
+#'            params = c(mu = 0, log_sigma = 0))
+#' observed_info(res)
+#' @export
+observed_info <- function(object, ...) UseMethod("observed_info")
+
+#' @rdname observed_info
+#' @export
+observed_info.femtofit <- function(object, ...) -object$hessian
+
+#' Methods for fitted models
+#'
+#' The usual generics for a `femtofit` returned by [fit()]: estimates,
+#' covariance (inverse observed information), Wald confidence intervals,
+#' log-likelihood with its degrees of freedom (so [AIC()] and [BIC()] work),
+#' number of observations, and a summary table.
+#'
+#' @param object,x A `femtofit` (or its summary).
+#' @param parm Parameters (names or indices) for `confint`; all by default.
+#' @param level Confidence level.
+#' @param digits Significant digits to print.
+#' @param ... Passed on or unused.
+#' @return `coef`: named estimates; `vcov`: covariance matrix; `confint`: a
+#'   matrix of lower and upper bounds; `logLik`: a `logLik` object; `nobs`: a
+#'   number; `summary`: a `summary.femtofit` object.
+#' @examples
+#' set.seed(42); x <- rnorm(200, mean = 5, sd = 2)
+#' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
+#'            params = c(mu = 0, log_sigma = 0))
+#' coef(res); vcov(res); confint(res)
+#' logLik(res); AIC(res); BIC(res); nobs(res)
+#' summary(res)
+#' @name femtofit-methods
+NULL
+
+#' @rdname femtofit-methods
+#' @export
+coef.femtofit <- function(object, ...) object$coefficients
+
+#' @rdname femtofit-methods
+#' @export
+vcov.femtofit <- function(object, ...) object$vcov
+
+#' @rdname femtofit-methods
+#' @export
+confint.femtofit <- function(object, parm, level = 0.95, ...) {
+  est <- stats::coef(object)
+  if (missing(parm)) parm <- names(est)
+  else if (is.numeric(parm)) parm <- names(est)[parm]
+  unknown <- setdiff(parm, names(est))
+  if (length(unknown)) stop(sprintf("confint: unknown parameter(s): %s", paste(unknown, collapse = ", ")), call. = FALSE)
+  alpha <- (1 - level) / 2
+  z <- stats::qnorm(1 - alpha)
+  s <- se(object)[parm]
+  ci <- cbind(est[parm] - z * s, est[parm] + z * s)
+  dimnames(ci) <- list(parm, sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE, digits = 3)))
+  ci
+}
+
+#' @rdname femtofit-methods
+#' @export
+logLik.femtofit <- function(object, ...) {
+  structure(object$loglik, df = length(object$coefficients), nobs = object$nobs, class = "logLik")
+}
+
+#' @rdname femtofit-methods
+#' @export
+nobs.femtofit <- function(object, ...) object$nobs
+
+#' @rdname femtofit-methods
+#' @export
+print.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat("femtograd maximum-likelihood fit (", x$method, ")\n\n", sep = "")
+  cat("Coefficients:\n")
+  print(format(stats::coef(x), digits = digits), quote = FALSE)
+  cat(sprintf("\nLog-likelihood: %s  (df = %d)\n", format(x$loglik, digits = digits), length(x$coefficients)))
+  if (!x$converged) cat("Warning: did not converge:", x$message, "\n")
+  invisible(x)
+}
+
+#' @rdname femtofit-methods
+#' @export
+summary.femtofit <- function(object, ...) {
+  est <- stats::coef(object)
+  s <- se(object)
+  z <- est / s
+  table <- cbind(Estimate = est, `Std. Error` = s, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  structure(list(coefficients = table, loglik = object$loglik, aic = stats::AIC(object),
+                 df = length(est), nobs = object$nobs, iterations = object$iterations,
+                 converged = object$converged, message = object$message, method = object$method,
+                 call = object$call),
+            class = "summary.femtofit")
+}
+
+#' @rdname femtofit-methods
+#' @export
+print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat("Maximum-likelihood fit by femtograd\n\nCall:\n", paste(deparse(x$call), collapse = "\n"), "\n\n", sep = "")
+  stats::printCoefmat(x$coefficients, digits = digits, P.values = TRUE, has.Pvalue = TRUE)
+  cat(sprintf("\nLog-likelihood: %s on %d parameters;  AIC: %s",
+              format(x$loglik, digits = digits), x$df, format(x$aic, digits = digits)))
+  if (!is.na(x$nobs)) cat(sprintf(";  observations: %s", format(x$nobs)))
+  cat(sprintf("\n%s after %d iterations (%s): %s\n",
+              if (x$converged) "Converged" else "Did NOT converge", x$iterations, x$method, x$message))
+  invisible(x)
+}

@@ -1,0 +1,141 @@
+//! Fused log-likelihood kernels and the optimiser behind fit(). The
+//! optimiser runs in the engine; it calls back into R only to record the
+//! log-likelihood at a new point.
+
+use extendr_api::prelude::*;
+use extendr_api::{Error, Result};
+use femtograd_engine::backward::value_and_gradient;
+use femtograd_engine::kernels::{record_kernel, KernelData};
+use femtograd_engine::linalg::inverse_spd;
+use femtograd_engine::node::observation_count;
+use femtograd_engine::optim::{maximize, Control, Method, Objective};
+use femtograd_engine::second_order::second_order;
+use femtograd_engine::Var;
+
+use crate::convert::{r_error, var_from_r, var_to_r, vars_from_r};
+
+// One kernel node; `size` is NULL except for the binomial.
+#[extendr]
+fn fg_kernel(name: &str, params: List, x: &[f64], size: Nullable<Vec<f64>>) -> Result<Robj> {
+    let data = match size {
+        Nullable::NotNull(s) => KernelData::with_size(x.to_vec(), s),
+        Nullable::Null => KernelData::new(x.to_vec()),
+    };
+    Ok(var_to_r(record_kernel(name, &vars_from_r(&params)?, data).map_err(r_error)?))
+}
+
+// Observations seen by the kernels under a value (NA when none).
+#[extendr]
+fn fg_observations(root: Robj) -> Result<Robj> {
+    Ok(match observation_count(&var_from_r(&root)?) {
+        Some(n) => r!(n as f64),
+        None => r!(NA_REAL),
+    })
+}
+
+// Inverse of a symmetric positive definite matrix (NULL if it is not).
+#[extendr]
+fn fg_inverse_spd(a: RMatrix<f64>) -> Robj {
+    let p = a.nrows();
+    match inverse_spd(a.data()) {
+        Some(inv) => RMatrix::new_matrix(p, p, |i, j| inv[i + j * p]).into(),
+        None => r!(NULL),
+    }
+}
+
+/// The log-likelihood as the optimiser sees it: `record(theta)` is an R
+/// closure returning `list(output = <value>, params = <list of leaves>)`, or
+/// an error condition if the user's function failed.
+struct RecordedLoglik {
+    record: Function,
+}
+
+impl RecordedLoglik {
+    fn record(&self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
+        let fail = |msg: String| femtograd_engine::Error::new(msg);
+        let out = self.record.call(pairlist!(theta.to_vec())).map_err(|e| fail(format!("fit: {e}")))?;
+        if out.inherits("condition") {
+            let msg = out.dollar("message").ok().and_then(|m| m.as_str().map(String::from)).unwrap_or_default();
+            return Err(fail(format!("fit: the log-likelihood function failed: {msg}")));
+        }
+        let list: List = out.try_into().map_err(|_| fail("fit: internal error: record() must return a list".into()))?;
+        let output = list.dollar("output").map_err(|e| fail(e.to_string()))?;
+        let params: List = list
+            .dollar("params")
+            .and_then(|p| p.try_into())
+            .map_err(|e: Error| fail(e.to_string()))?;
+        let root = var_from_r(&output).map_err(|e| fail(e.to_string()))?;
+        let leaves = vars_from_r(&params).map_err(|e| fail(e.to_string()))?;
+        Ok((root, leaves))
+    }
+}
+
+impl Objective for RecordedLoglik {
+    fn value(&mut self, theta: &[f64]) -> femtograd_engine::Result<f64> {
+        Ok(self.record(theta)?.0.value().data[0])
+    }
+    fn gradient(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>)> {
+        let (root, leaves) = self.record(theta)?;
+        value_and_gradient(&root, &leaves)
+    }
+    fn hessian(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
+        let (root, leaves) = self.record(theta)?;
+        let so = second_order(&root, &leaves, None)?;
+        Ok((so.value, so.gradient, so.hessian_times.data))
+    }
+}
+
+fn control_from_r(control: &List) -> Result<Control> {
+    let mut c = Control::default();
+    for (name, value) in control.iter() {
+        let number = value
+            .as_real()
+            .or_else(|| value.as_integer().map(f64::from))
+            .ok_or_else(|| Error::Other(format!("fit: control${name} must be a single number")))?;
+        match name {
+            "max_iter" => c.max_iter = Some(number as usize),
+            "gtol" => c.gtol = number,
+            "ftol" => c.ftol = number,
+            "memory" => c.memory = number as usize,
+            "max_halvings" => c.max_halvings = number as usize,
+            other => {
+                return Err(Error::Other(format!(
+                    "fit: unknown control setting '{other}' (known: max_iter, gtol, ftol, memory, max_halvings)"
+                )))
+            }
+        }
+    }
+    Ok(c)
+}
+
+#[extendr]
+fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> Result<Robj> {
+    let method = Method::from_name(method).map_err(r_error)?;
+    let control = control_from_r(&control)?;
+    let mut objective = RecordedLoglik { record };
+    let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
+    let p = out.par.len();
+    let hessian: Robj = match &out.hessian {
+        Some(h) => RMatrix::new_matrix(p, p, |i, j| h[i + j * p]).into(),
+        None => r!(NULL),
+    };
+    Ok(list!(
+        par = out.par,
+        value = out.value,
+        gradient = out.gradient,
+        hessian = hessian,
+        iterations = out.iterations as i32,
+        evaluations = out.evaluations as i32,
+        converged = out.converged,
+        message = out.message
+    )
+    .into())
+}
+
+extendr_module! {
+    mod likelihood;
+    fn fg_kernel;
+    fn fg_observations;
+    fn fg_inverse_spd;
+    fn fg_maximize;
+}
