@@ -17,6 +17,8 @@ pub mod special;
 pub mod tensor;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 pub use error::{Error, Result};
