@@ -2,14 +2,35 @@
 #'
 #' femtograd records ordinary R arithmetic on [val()] objects as a graph in a
 #' Rust engine and differentiates it exactly: reverse mode for gradients,
-#' forward-over-reverse for Hessians.
+#' forward-over-reverse for Hessians. On top of that, [fit()] maximises a
+#' log-likelihood written as a plain R function and reports standard errors
+#' from the observed Fisher information.
 #'
 #' @section Values and gradients:
-#' [val()], [backward()], [grad()], [zero_grad()], [value_of()], [is_value()];
-#' arithmetic (`+ - * / ^`), `exp`, `log`, `sqrt`, `lgamma`, ... ,
-#' `sum`, `mean`, `prod`, `%*%`, `t`, `crossprod`, indexing, and the stable
-#' helpers [sigmoid()], [softplus()], [log_sigmoid()], [logit()],
-#' [logsumexp()].
+#' [val()], [is_value()], [value_of()], [backward()], [grad()], [zero_grad()].
+#' Operations on values (see [value-operations]): `+ - * / ^`, `exp`, `log`,
+#' `log1p`, `expm1`, `sqrt`, `abs`, trigonometric and hyperbolic functions,
+#' `lgamma`, `digamma`, `sum`, `mean`, `prod`, `%*%`, `t()`, `crossprod()`,
+#' `x[i]`; the stable helpers [sigmoid()], [softplus()], [log_sigmoid()],
+#' [logit()], [logsumexp()].
+#'
+#' @section Derivatives of functions:
+#' [gradient()], [hessian()], [hessian_vector()], [jacobian()]; forward mode
+#' by hand with dual numbers: [dual()], [primal()], [tangent()], [is_dual()].
+#'
+#' @section Maximum likelihood:
+#' [fit()] with methods `"newton"`, `"bfgs"`, `"lbfgs"`, `"gradient"`; on its
+#' result: `coef()`, `vcov()`, [se()], `confint()`, `logLik()`, `AIC()`,
+#' `BIC()`, `nobs()`, `summary()`, [observed_info()] (see
+#' [femtofit-methods]). Fused log-likelihood kernels ([loglik]):
+#' [loglik_normal()], [loglik_exponential()], [loglik_poisson()],
+#' [loglik_binomial()], [loglik_bernoulli()], [loglik_gamma()],
+#' [loglik_beta()], [loglik_negbinom()], [loglik_weibull()],
+#' [loglik_pareto()], [loglik_logistic()], [loglik_poisson_log()].
+#'
+#' @section Learning more:
+#' `vignette("computational-graphs", package = "femtograd")` explains how
+#' automatic differentiation works, with this package's own numbers.
 #'
 #' @keywords internal
 #' @useDynLib femtograd, .registration = TRUE
