@@ -35,8 +35,6 @@ fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
 fg_kernel <- function(name, params, x, size) .Call(wrap__fg_kernel, name, params, x, size)
 
-fg_observations <- function(root) .Call(wrap__fg_observations, root)
-
 fg_inverse_spd <- function(a) .Call(wrap__fg_inverse_spd, a)
 
 fg_maximize <- function(record, start, method, control) .Call(wrap__fg_maximize, record, start, method, control)

@@ -34,5 +34,6 @@
 #'
 #' @keywords internal
 #' @useDynLib femtograd, .registration = TRUE
-#' @importFrom methods setOldClass setMethod
+#' @importFrom methods setOldClass setMethod show
+#' @importFrom stats coef vcov confint logLik nobs AIC BIC
 "_PACKAGE"

@@ -70,8 +70,7 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
   }
   opt <- rust(fg_maximize(record, layout$start, method, control))
   labels <- layout$labels
-  at_optimum <- record(opt$par)
-  observations <- if (!is.null(nobs)) as.numeric(nobs) else rust(fg_observations(at_optimum$output))
+  observations <- if (!is.null(nobs)) as.numeric(nobs) else opt$observations
   new_femtofit(opt, labels, layout, method, observations, call)
 }
 

@@ -15,7 +15,7 @@
 #' same length; anything else is an error naming the operation and both
 #' shapes (no silent recycling).
 #'
-#' @param e1,e2,x,y,a Values or numbers.
+#' @param e1,e2,x,y Values or numbers.
 #' @param ... Further arguments (`base` for `log`; ignored elsewhere).
 #' @param na.rm Not supported for values (must be `FALSE`).
 #' @param i Indices (positive, negative or logical) into a vector value.
@@ -118,6 +118,12 @@ matmul_value <- function(x, y) wrap_node(fg_matmul(as_node(x, "%*%"), as_node(y,
 # %*% and crossprod are not S3 generics in R 4.2, so values register S4
 # methods for them (on the S3 class, declared with setOldClass).
 setOldClass("femtograd_value")
+
+# With the S4 bit set, auto-printing at the console calls show(), not print().
+#' @rdname value-operations
+#' @param object A femtograd value.
+#' @export
+setMethod("show", "femtograd_value", function(object) print.femtograd_value(object))
 
 #' @rdname value-operations
 #' @export

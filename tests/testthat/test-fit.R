@@ -21,6 +21,23 @@ test_that("the seed example gives the documented standard errors", {
   expect_equal(rownames(confint(res, "mu", level = 0.9)), "mu")
 })
 
+test_that("the log-likelihood is recorded once per distinct point", {
+  points <- list()
+  ll <- function(mu, log_sigma) {
+    points[[length(points) + 1L]] <<- c(value_of(mu), value_of(log_sigma))
+    loglik_normal(mu, exp(log_sigma), x_seed)
+  }
+  res <- fit(ll, params = c(mu = 0, log_sigma = 0))
+  expect_equal(length(points), length(unique(points)))
+  expect_lte(length(points), res$evaluations)
+})
+
+test_that("the observed information is exactly symmetric", {
+  res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x_seed),
+             params = c(mu = 0, log_sigma = 0))
+  expect_true(isSymmetric(observed_info(res), tol = 0))
+})
+
 test_that("every method converges on the normal model", {
   for (m in c("newton", "bfgs", "lbfgs", "gradient")) {
     res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x_seed),

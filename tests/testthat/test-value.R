@@ -31,6 +31,8 @@ test_that("print shows the numbers and the gradient", {
   backward(x^2)
   out <- capture.output(print(x))
   expect_equal(out, c("<femtograd value: scalar>", "value:", "[1] 3", "grad:", "[1] 6"))
+  # auto-printing at the console goes through show() (values carry the S4 bit)
+  expect_equal(capture.output(methods::show(x)), out)
   expect_equal(format(val(matrix(0, 2, 3))), "<femtograd value: 2 x 3 matrix>")
   expect_equal(format(val(1:4)), "<femtograd value: vector of length 4>")
 })

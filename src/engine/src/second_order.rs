@@ -90,6 +90,7 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         bail!("{caller}: the function must return a scalar, got {}", root.value().shape);
     }
     let (offsets, p) = parameter_offsets(caller, params)?;
+    let identity_directions = directions.is_none();
     let identity;
     let directions = match directions {
         Some(d) => {
@@ -162,7 +163,24 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
             None => gradient.extend(std::iter::repeat(0.0).take(n)),
         }
     }
+    if identity_directions {
+        symmetrize(&mut hessian_times);
+    }
     Ok(SecondOrder { value: root.value().data[0], gradient, hessian_times })
+}
+
+/// The two triangles of a forward-over-reverse Hessian come from different
+/// sums and can differ in the last bit; their mean is exactly symmetric,
+/// which `isSymmetric()` and Cholesky-based code downstream rely on.
+fn symmetrize(h: &mut Batch) {
+    let p = h.rows;
+    for j in 0..p {
+        for i in (j + 1)..p {
+            let mean = 0.5 * (h.data[i + j * p] + h.data[j + i * p]);
+            h.data[i + j * p] = mean;
+            h.data[j + i * p] = mean;
+        }
+    }
 }
 
 /// Jacobian of a (vector- or matrix-valued) `root` with respect to `params`

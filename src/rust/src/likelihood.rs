@@ -24,15 +24,6 @@ fn fg_kernel(name: &str, params: List, x: &[f64], size: Nullable<Vec<f64>>) -> R
     Ok(var_to_r(record_kernel(name, &vars_from_r(&params)?, data).map_err(r_error)?))
 }
 
-// Observations seen by the kernels under a value (NA when none).
-#[extendr]
-fn fg_observations(root: Robj) -> Result<Robj> {
-    Ok(match observation_count(&var_from_r(&root)?) {
-        Some(n) => r!(n as f64),
-        None => r!(NA_REAL),
-    })
-}
-
 // Inverse of a symmetric positive definite matrix (NULL if it is not).
 #[extendr]
 fn fg_inverse_spd(a: RMatrix<f64>) -> Robj {
@@ -48,10 +39,25 @@ fn fg_inverse_spd(a: RMatrix<f64>) -> Robj {
 /// an error condition if the user's function failed.
 struct RecordedLoglik {
     record: Function,
+    /// The last point recorded and its graph: a line search evaluates the
+    /// value at the point Newton then wants the Hessian of, and the graph
+    /// already holds both, so the R function is called once per point.
+    last: Option<(Vec<f64>, Var, Vec<Var>)>,
 }
 
 impl RecordedLoglik {
-    fn record(&self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
+    fn record(&mut self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
+        if let Some((at, root, leaves)) = &self.last {
+            if at.as_slice() == theta {
+                return Ok((root.clone(), leaves.clone()));
+            }
+        }
+        let (root, leaves) = self.call_r(theta)?;
+        self.last = Some((theta.to_vec(), root.clone(), leaves.clone()));
+        Ok((root, leaves))
+    }
+
+    fn call_r(&self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
         let fail = |msg: String| femtograd_engine::Error::new(msg);
         let out = self.record.call(pairlist!(theta.to_vec())).map_err(|e| fail(format!("fit: {e}")))?;
         if out.inherits("condition") {
@@ -112,8 +118,12 @@ fn control_from_r(control: &List) -> Result<Control> {
 fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> Result<Robj> {
     let method = Method::from_name(method).map_err(r_error)?;
     let control = control_from_r(&control)?;
-    let mut objective = RecordedLoglik { record };
+    let mut objective = RecordedLoglik { record, last: None };
     let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
+    let observations = match observation_count(&objective.record(&out.par).map_err(r_error)?.0) {
+        Some(n) => r!(n as f64),
+        None => r!(NA_REAL),
+    };
     let p = out.par.len();
     let hessian: Robj = match &out.hessian {
         Some(h) => RMatrix::new_matrix(p, p, |i, j| h[i + j * p]).into(),
@@ -127,7 +137,8 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
         iterations = out.iterations as i32,
         evaluations = out.evaluations as i32,
         converged = out.converged,
-        message = out.message
+        message = out.message,
+        observations = observations
     )
     .into())
 }
@@ -135,7 +146,6 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
 extendr_module! {
     mod likelihood;
     fn fg_kernel;
-    fn fg_observations;
     fn fg_inverse_spd;
     fn fg_maximize;
 }
