@@ -45,64 +45,166 @@
 #' # a vector parameter: logistic regression
 #' X <- cbind(1, matrix(rnorm(400), 200)); y <- rbinom(200, 1, plogis(X %*% c(-1, 1, 0.5)))
 #' coef(fit(function(beta) loglik_logistic(beta, X, y), params = list(beta = rep(0, 3))))
+#' @param fixed Parameters held fixed at given values: a named numeric
+#'   vector whose names are parameter names (the whole parameter) or element
+#'   labels such as `beta2`. Fixed parameters stay in `coef()` but get no
+#'   standard error, and do not count towards the degrees of freedom.
 #' @export
 fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"),
-                control = list(), nobs = NULL) {
-  call <- match.call()
-  method <- match.arg(method)
-  if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
-  layout <- parameter_layout(params)
-  if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
-  invoke <- loglik_caller(loglik, layout$names)
-  record <- function(theta) {
-    leaves <- lapply(split_parameters(theta, layout), val)
-    out <- tryCatch(invoke(leaves), error = function(e) e)
-    if (inherits(out, "condition")) return(out)
-    if (is.numeric(out) && !is_value(out) && length(out) == 1L) {
-      out <- new_value(out, constant = TRUE, caller = "fit")   # does not depend on the parameters
-    }
-    if (!is_value(out) || length(out) != 1L) {
-      return(simpleError(sprintf("loglik must return a scalar femtograd value, got %s",
-                                 if (is_value(out)) sprintf("a value of length %d", length(out))
-                                 else sprintf("an object of class '%s'", paste(class(out), collapse = "/")))))
-    }
-    list(output = out, params = leaves)
-  }
-  opt <- rust(fg_maximize(record, layout$start, method, control))
-  labels <- layout$labels
-  observations <- if (!is.null(nobs)) as.numeric(nobs) else opt$observations
-  new_femtofit(opt, labels, layout, method, observations, call)
+                control = list(), nobs = NULL, fixed = NULL) {
+  spec <- fit_spec(loglik, params, match.arg(method), control, fixed, nobs)
+  run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
 }
 
-new_femtofit <- function(opt, labels, layout, method, observations, call) {
+# Everything needed to (re)run a fit: refits for profiles, tests and the
+# bootstrap change `fixed` or the starting point and run the same spec.
+fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL) {
+  if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
+  if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
+  layout <- parameter_layout(params)
+  full <- layout$start
+  free <- rep(TRUE, length(full))
+  for (name in names(fixed)) {
+    at <- fixed_positions(name, layout)
+    if (length(fixed[[name]]) != length(at)) {
+      stop(sprintf("fit: fixed value for '%s' has length %d, the parameter has %d elements",
+                   name, length(fixed[[name]]), length(at)), call. = FALSE)
+    }
+    full[at] <- fixed[[name]]
+    free[at] <- FALSE
+  }
+  if (!any(free)) stop("fit: every parameter is fixed; nothing to estimate", call. = FALSE)
+  layout$start <- full
+  list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
+       nobs = nobs, layout = layout, free = free, invoke = loglik_caller(loglik, layout$names))
+}
+
+# Indices in the flattened parameter vector that `fixed[name]` refers to.
+fixed_positions <- function(name, layout) {
+  if (is.null(name) || !nzchar(name)) stop("fit: fixed must be a named numeric vector", call. = FALSE)
+  if (name %in% layout$names) {
+    end <- cumsum(layout$sizes)[match(name, layout$names)]
+    return((end - layout$sizes[match(name, layout$names)] + 1L):end)
+  }
+  at <- match(name, layout$labels)
+  if (is.na(at)) {
+    stop(sprintf("fit: fixed names unknown parameter '%s' (parameters: %s)", name,
+                 paste(layout$labels, collapse = ", ")), call. = FALSE)
+  }
+  at
+}
+
+# Runs the optimiser on the free parameters of `spec` from `start`.
+run_fit <- function(spec, start, call = NULL) {
+  record <- function(theta) record_loglik(spec, theta)
+  opt <- rust(fg_maximize(record, as.double(start), spec$method, spec$control))
+  observations <- if (!is.null(spec$nobs)) as.numeric(spec$nobs) else opt$observations
+  new_femtofit(opt, spec, observations, call)
+}
+
+# Records the log-likelihood at the free parameters `theta`. Returns the
+# output value and the leaves it is differentiated against, or an error
+# condition for the optimiser to report.
+record_loglik <- function(spec, theta) {
+  built <- build_parameters(spec, theta)
+  out <- tryCatch(spec$invoke(built$values), error = function(e) e)
+  if (inherits(out, "condition")) return(out)
+  if (is.numeric(out) && !is_value(out) && length(out) == 1L) {
+    out <- new_value(out, constant = TRUE, caller = "fit")   # does not depend on the parameters
+  }
+  if (!is_value(out) || length(out) != 1L) {
+    return(simpleError(sprintf("loglik must return a scalar femtograd value, got %s",
+                               if (is_value(out)) sprintf("a value of length %d", length(out))
+                               else sprintf("an object of class '%s'", paste(class(out), collapse = "/")))))
+  }
+  list(output = out, params = built$leaves)
+}
+
+# The parameters as loglik receives them: a free parameter is a leaf; a
+# fixed one is a plain number; a vector with some elements fixed is
+# S %*% u + b0, with u the leaf of its free elements, S selecting their
+# positions and b0 holding the fixed values, so derivatives flow to u only.
+build_parameters <- function(spec, theta) {
+  layout <- spec$layout
+  full <- layout$start
+  full[spec$free] <- theta
+  parts <- split_parameters(full, layout)
+  free_parts <- split_parameters(spec$free, layout)
+  leaves <- list()
+  values <- Map(function(name, part, is_free) {
+    if (all(is_free)) {
+      leaf <- val(part)
+      leaves[[length(leaves) + 1L]] <<- leaf
+      return(leaf)
+    }
+    if (!any(is_free)) return(part)
+    if (is.matrix(part)) {
+      stop(sprintf("fit: fixing some elements of the matrix parameter '%s' is not supported", name), call. = FALSE)
+    }
+    u <- val(part[is_free])
+    leaves[[length(leaves) + 1L]] <<- u
+    S <- diag(length(part))[, is_free, drop = FALSE]
+    S %*% u + ifelse(is_free, 0, part)
+  }, layout$names, parts, free_parts)
+  list(values = stats::setNames(values, layout$names), leaves = leaves)
+}
+
+new_femtofit <- function(opt, spec, observations, call) {
+  labels <- spec$layout$labels
+  free_labels <- labels[spec$free]
   hessian <- opt$hessian
-  if (!is.null(hessian)) dimnames(hessian) <- list(labels, labels)
-  vcov <- if (is.null(hessian)) NULL else rust(fg_inverse_spd(-hessian))
-  if (is.null(vcov)) {
+  if (!is.null(hessian)) dimnames(hessian) <- list(free_labels, free_labels)
+  free_vcov <- if (is.null(hessian)) NULL else rust(fg_inverse_spd(-hessian))
+  if (is.null(free_vcov)) {
     warning("fit: the Hessian at the optimum is not negative definite (singular or indefinite); ",
             "standard errors are NA", call. = FALSE)
-    vcov <- matrix(NA_real_, length(labels), length(labels))
+    free_vcov <- matrix(NA_real_, sum(spec$free), sum(spec$free))
   }
-  dimnames(vcov) <- list(labels, labels)
+  # Fixed parameters keep their rows and columns, as NA: they have no
+  # sampling variance in this fit.
+  vcov <- matrix(NA_real_, length(labels), length(labels), dimnames = list(labels, labels))
+  vcov[spec$free, spec$free] <- free_vcov
   if (!opt$converged) {
-    warning(sprintf("fit: the %s optimiser did not converge: %s", method, opt$message), call. = FALSE)
+    warning(sprintf("fit: the %s optimiser did not converge: %s", spec$method, opt$message), call. = FALSE)
   }
+  coefficients <- spec$layout$start
+  coefficients[spec$free] <- opt$par
   structure(list(
-    coefficients = stats::setNames(opt$par, labels),
+    coefficients = stats::setNames(coefficients, labels),
     vcov = vcov,
     loglik = opt$value,
-    gradient = stats::setNames(opt$gradient, labels),
+    gradient = stats::setNames(opt$gradient, free_labels),
     hessian = hessian,
     iterations = opt$iterations,
     evaluations = opt$evaluations,
     converged = opt$converged,
     message = opt$message,
-    method = method,
+    method = spec$method,
     nobs = observations,
-    parameters = layout$shapes,
+    free = stats::setNames(spec$free, labels),
+    spec = spec,
     call = call
   ), class = "femtofit")
 }
+
+#' Refit a model with some parameters fixed or from another start
+#'
+#' Internal building block of profiles, tests and the bootstrap: runs the
+#' optimiser again on the model of `object`, holding `fixed` (in addition to
+#' what `object` already fixes) and starting from `start` (named values;
+#' by default the estimates of `object`).
+#' @noRd
+refit <- function(object, fixed = NULL, start = NULL, method = NULL) {
+  spec <- object$spec
+  all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
+  new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs)
+  from <- stats::coef(object)
+  if (!is.null(start)) from[names(start)] <- start
+  new_spec$layout$start[new_spec$free] <- from[new_spec$free]
+  run_fit(new_spec, start = from[new_spec$free], call = object$call)
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
 
 # How the flat parameter vector the optimiser works on maps to the user's
 # named parameters (with their shapes).

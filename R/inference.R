@@ -88,7 +88,7 @@ confint.femtofit <- function(object, parm, level = 0.95, ...) {
 #' @rdname femtofit-methods
 #' @export
 logLik.femtofit <- function(object, ...) {
-  structure(object$loglik, df = length(object$coefficients), nobs = object$nobs, class = "logLik")
+  structure(object$loglik, df = sum(object$free), nobs = object$nobs, class = "logLik")
 }
 
 #' @rdname femtofit-methods
@@ -101,7 +101,7 @@ print.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("femtograd maximum-likelihood fit (", x$method, ")\n\n", sep = "")
   cat("Coefficients:\n")
   print(format(stats::coef(x), digits = digits), quote = FALSE)
-  cat(sprintf("\nLog-likelihood: %s  (df = %d)\n", format(x$loglik, digits = digits), length(x$coefficients)))
+  cat(sprintf("\nLog-likelihood: %s  (df = %d)\n", format(x$loglik, digits = digits), sum(x$free)))
   if (!x$converged) cat("Warning: did not converge:", x$message, "\n")
   invisible(x)
 }
@@ -114,7 +114,7 @@ summary.femtofit <- function(object, ...) {
   z <- est / s
   table <- cbind(Estimate = est, `Std. Error` = s, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
   structure(list(coefficients = table, loglik = object$loglik, aic = stats::AIC(object),
-                 df = length(est), nobs = object$nobs, iterations = object$iterations,
+                 df = sum(object$free), nobs = object$nobs, iterations = object$iterations,
                  converged = object$converged, message = object$message, method = object$method,
                  call = object$call),
             class = "summary.femtofit")

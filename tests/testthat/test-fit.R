@@ -153,3 +153,27 @@ test_that("summary prints a coefficient table with z and p-values", {
   expect_true(any(grepl("Converged after", out)))
   expect_output(print(res), "femtograd maximum-likelihood fit")
 })
+
+test_that("fixed parameters stay in coef() without a standard error", {
+  res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x_seed),
+             params = c(mu = 0, log_sigma = 0), fixed = c(mu = 5))
+  expect_equal(coef(res)[["mu"]], 5)
+  # with mu known, the MLE of sigma^2 is the mean squared deviation from 5
+  expect_equal(coef(res)[["log_sigma"]], log(sqrt(mean((x_seed - 5)^2))), tolerance = 1e-8)
+  expect_true(is.na(se(res)[["mu"]]))
+  expect_equal(se(res)[["log_sigma"]], 1 / sqrt(400), tolerance = 1e-8)
+  expect_equal(attr(logLik(res), "df"), 1)
+  expect_output(print(summary(res)), "mu")
+})
+
+test_that("single elements of a vector parameter can be fixed", {
+  d <- glm_data()
+  res <- fit(function(beta) loglik_logistic(beta, d$X, d$y), params = list(beta = rep(0, 4)),
+             fixed = c(beta3 = 0))
+  g <- glm(d$y ~ d$X[, -3] - 1, family = binomial(), control = glm.control(epsilon = 1e-14, maxit = 100))
+  expect_equal(unname(coef(res)[-3]), unname(coef(g)), tolerance = 1e-6)
+  expect_equal(unname(se(res)[-3]), unname(sqrt(diag(vcov(g)))), tolerance = 1e-6)
+  expect_equal(coef(res)[["beta3"]], 0)
+  expect_error(fit(function(beta) loglik_logistic(beta, d$X, d$y), params = list(beta = rep(0, 4)),
+                   fixed = c(gamma = 1)), "fixed names unknown parameter 'gamma'")
+})
