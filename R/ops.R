@@ -34,6 +34,10 @@
 NULL
 
 binary_ops <- c("+", "-", "*", "/", "^")
+# A named lookup is cheaper than %in% on the hot path of every operation.
+is_arithmetic <- c("+" = TRUE, "-" = TRUE, "*" = TRUE, "/" = TRUE, "^" = TRUE, "==" = FALSE, "!=" = FALSE,
+                   "<" = FALSE, "<=" = FALSE, ">=" = FALSE, ">" = FALSE, "&" = FALSE, "|" = FALSE,
+                   "%%" = FALSE, "%/%" = FALSE, "!" = FALSE)
 comparison_ops <- c("==", "!=", "<", "<=", ">=", ">")
 
 #' @rdname value-operations
@@ -45,16 +49,14 @@ Ops.femtograd_value <- function(e1, e2) {
     if (op == "+") return(e1)
     stop(sprintf("%s: not defined for femtograd values", op), call. = FALSE)
   }
+  if (is_arithmetic[op]) return(wrap_node(fg_binary(op, as_node(e1, op), as_node(e2, op))))
   if (op %in% comparison_ops) {
     lhs <- if (is_value(e1)) value_of(e1) else e1
     rhs <- if (is_value(e2)) value_of(e2) else e2
     return(get(op, envir = baseenv())(lhs, rhs))
   }
-  if (!op %in% binary_ops) {
-    stop(sprintf("%s: not supported for femtograd values (supported: %s)",
-                 op, paste(c(binary_ops, comparison_ops), collapse = " ")), call. = FALSE)
-  }
-  wrap_node(fg_binary(op, as_node(e1, op), as_node(e2, op)))
+  stop(sprintf("%s: not supported for femtograd values (supported: %s)",
+               op, paste(c(binary_ops, comparison_ops), collapse = " ")), call. = FALSE)
 }
 
 math_functions <- c("exp", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan",

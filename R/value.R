@@ -40,10 +40,11 @@ new_value <- function(x, constant, caller) {
   wrap_node(fg_leaf(as.double(x), if (is.null(d)) NULL else as.integer(d), constant))
 }
 
-# The one place an external pointer becomes a value object. The S4 bit is
-# set because R 4.2's %*% dispatches only on S4 objects (see ops.R); S3
-# dispatch (Ops, Math, print, ...) is unaffected by it.
-wrap_node <- function(ptr) asS4(structure(rust(ptr), class = "femtograd_value"))
+# Every engine call that makes a node goes through here. The bindings
+# return the node already classed "femtograd_value" with the S4 bit set
+# (R 4.2's %*% dispatches only on S4 objects, see ops.R; S3 dispatch of
+# Ops, Math, print, ... is unaffected), so only errors need handling.
+wrap_node <- function(ptr) rust(ptr)
 
 # Engine errors come back from Rust as condition objects (extendr's
 # result_condition); this raises them as ordinary R errors, whose message

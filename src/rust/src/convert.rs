@@ -38,9 +38,21 @@ pub fn tensor_to_r(t: &Tensor, data: &[f64]) -> Robj {
     r
 }
 
-/// Wraps a node in an external pointer that R owns.
+extern "C" {
+    // Part of R's C API (Rinternals.h); extendr does not wrap it.
+    fn SET_S4_OBJECT(x: extendr_api::SEXP);
+}
+
+/// Wraps a node in an external pointer that R owns, already dressed as an
+/// R value: class "femtograd_value" and the S4 bit, which R 4.2's `%*%`
+/// needs to dispatch (see R/ops.R). Doing it here, not in R, saves most of
+/// the per-operation cost of the R wrapper.
 pub fn var_to_r(v: Var) -> Robj {
-    ExternalPtr::new(v).into()
+    let mut robj: Robj = ExternalPtr::new(v).into();
+    robj.set_class(["femtograd_value"]).expect("setting the class of a fresh external pointer");
+    // SAFETY: robj is a live, protected R object owned by this function.
+    unsafe { SET_S4_OBJECT(robj.get_mut()) };
+    robj
 }
 
 /// The node behind an external pointer. A pointer restored by `readRDS` is

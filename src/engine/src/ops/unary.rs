@@ -230,8 +230,8 @@ impl Rule for Unary {
                 }
             }
             if let Some(t) = tangents[0] {
-                for i in 0..n {
-                    col[i] += derivs[i].1 * t.col(k)[i] * out_adj[i];
+                for (((o, &(_, d2)), &ti), &yi) in col.iter_mut().zip(&derivs).zip(t.col(k)).zip(out_adj) {
+                    *o += d2 * ti * yi;
                 }
             }
         }
