@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use crate::rule::Rule;
@@ -81,12 +82,37 @@ impl Var {
     }
 }
 
+/// Hashes node identities (addresses) with one multiply instead of SipHash:
+/// the keys are not attacker-controlled, and the sweeps look up every node
+/// of the graph, so the default hasher was a large share of backward().
+#[derive(Default)]
+pub struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        // Fibonacci hashing; the rotation moves the well-mixed high bits
+        // down to where HashMap takes its bucket index from.
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
+}
+
+/// A map keyed by node identity.
+pub type NodeMap<V> = HashMap<usize, V, BuildHasherDefault<AddressHasher>>;
+
 /// Every node reachable from `root`, inputs before the nodes that use them.
 /// Iterative depth-first search: a chain of 10^6 operations must not
 /// overflow the stack.
 pub fn topological_order(root: &Var) -> Vec<Var> {
     let mut order = Vec::new();
-    let mut state: HashMap<usize, bool> = HashMap::new(); // false: on stack, true: done
+    let mut state: NodeMap<bool> = NodeMap::default(); // false: on stack, true: done
     let mut stack: Vec<(Var, usize)> = vec![(root.clone(), 0)];
     state.insert(root.id(), false);
     while let Some((node, next_input)) = stack.pop() {
@@ -105,7 +131,7 @@ pub fn topological_order(root: &Var) -> Vec<Var> {
 }
 
 /// Position of each node in a topological order, keyed by node identity.
-pub fn index_of(order: &[Var]) -> HashMap<usize, usize> {
+pub fn index_of(order: &[Var]) -> NodeMap<usize> {
     order.iter().enumerate().map(|(i, v)| (v.id(), i)).collect()
 }
 

@@ -8,10 +8,8 @@
 //! directions. With the identity as directions that is the full Hessian,
 //! batched over all p directions in one pair of sweeps.
 
-use std::collections::HashMap;
-
 use crate::batch::{accumulate, accumulate_vec, Batch};
-use crate::node::{index_of, topological_order, Var};
+use crate::node::{index_of, topological_order, NodeMap, Var};
 use crate::rule::Site;
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
@@ -27,8 +25,8 @@ pub struct SecondOrder {
 
 /// Checks that `params` are distinct leaves and returns the offset of each
 /// parameter's first element in the concatenated parameter vector.
-fn parameter_offsets(caller: &str, params: &[Var]) -> Result<(HashMap<usize, usize>, usize)> {
-    let mut offsets = HashMap::new();
+fn parameter_offsets(caller: &str, params: &[Var]) -> Result<(NodeMap<usize>, usize)> {
+    let mut offsets = NodeMap::default();
     let mut p = 0;
     for (i, v) in params.iter().enumerate() {
         if !v.is_leaf() {
@@ -47,7 +45,7 @@ fn parameter_offsets(caller: &str, params: &[Var]) -> Result<(HashMap<usize, usi
 /// any parameter.
 fn forward_sweep(
     order: &[Var],
-    offsets: &HashMap<usize, usize>,
+    offsets: &NodeMap<usize>,
     directions: &Batch,
 ) -> Vec<Option<Batch>> {
     let index = index_of(order);
