@@ -28,6 +28,12 @@
 #' [loglik_beta()], [loglik_negbinom()], [loglik_weibull()],
 #' [loglik_pareto()], [loglik_logistic()], [loglik_poisson_log()].
 #'
+#' @section Profiles and tests:
+#' [profile.femtofit()] and [plot.femtoprofile()] for profile
+#' log-likelihoods; `confint(method = "profile")` for likelihood-ratio
+#' intervals; [lrt()], [wald_test()] and [score_test()] for the three
+#' classical tests, and [anova.femtofit()] for a table of nested fits.
+#'
 #' @section Learning more:
 #' `vignette("computational-graphs", package = "femtograd")` explains how
 #' automatic differentiation works, with this package's own numbers.

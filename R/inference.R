@@ -39,13 +39,30 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' Methods for fitted models
 #'
 #' The usual generics for a `femtofit` returned by [fit()]: estimates,
-#' covariance (inverse observed information), Wald confidence intervals,
+#' covariance (inverse observed information), confidence intervals,
 #' log-likelihood with its degrees of freedom (so [AIC()] and [BIC()] work),
 #' number of observations, and a summary table.
+#'
+#' `confint()` gives Wald intervals (estimate \eqn{\pm} `qnorm` quantile
+#' times standard error) by default. With `method = "profile"` it gives
+#' likelihood-ratio (profile) intervals: the values \eqn{\theta_j} where
+#' \eqn{2 (l(\hat\theta) - l_p(\theta_j))} equals `qchisq(level, 1)`, with
+#' \eqn{l_p} the log-likelihood re-maximised over the other parameters (see
+#' [profile.femtofit()]). Each limit is found by [stats::uniroot()] after
+#' bracketing outward from the estimate (2, 4, 8, ... standard errors);
+#' each profile point is a Newton refit warm-started from the nearest point
+#' already solved. Profile intervals follow the shape of the likelihood:
+#' they need not be symmetric, and they carry over to monotone
+#' reparametrisations (the interval for `log_sigma` is the log of the
+#' interval for `sigma`), which Wald intervals do not. A
+#' limit the profile never reaches (the likelihood stays flat, or cannot be
+#' evaluated beyond some point) is `NA`, with a warning. Fixed parameters
+#' get `NA` limits under either method.
 #'
 #' @param object,x A `femtofit` (or its summary).
 #' @param parm Parameters (names or indices) for `confint`; all by default.
 #' @param level Confidence level.
+#' @param method For `confint`: `"wald"` or `"profile"`.
 #' @param digits Significant digits to print.
 #' @param ... Passed on or unused.
 #' @return `coef`: named estimates; `vcov`: covariance matrix; `confint`: a
@@ -56,6 +73,7 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
 #'            params = c(mu = 0, log_sigma = 0))
 #' coef(res); vcov(res); confint(res)
+#' confint(res, method = "profile")
 #' logLik(res); AIC(res); BIC(res); nobs(res)
 #' summary(res)
 #' @name femtofit-methods
@@ -71,16 +89,24 @@ vcov.femtofit <- function(object, ...) object$vcov
 
 #' @rdname femtofit-methods
 #' @export
-confint.femtofit <- function(object, parm, level = 0.95, ...) {
+confint.femtofit <- function(object, parm, level = 0.95, method = c("wald", "profile"), ...) {
+  method <- match.arg(method)
   est <- stats::coef(object)
   if (missing(parm)) parm <- names(est)
   else if (is.numeric(parm)) parm <- names(est)[parm]
   unknown <- setdiff(parm, names(est))
   if (length(unknown)) stop(sprintf("confint: unknown parameter(s): %s", paste(unknown, collapse = ", ")), call. = FALSE)
+  if (!is.numeric(level) || length(level) != 1L || !(level > 0 && level < 1)) {
+    stop("confint: level must be a number between 0 and 1", call. = FALSE)
+  }
   alpha <- (1 - level) / 2
-  z <- stats::qnorm(1 - alpha)
-  s <- se(object)[parm]
-  ci <- cbind(est[parm] - z * s, est[parm] + z * s)
+  ci <- if (method == "wald") {
+    z <- stats::qnorm(1 - alpha)
+    s <- se(object)[parm]
+    cbind(est[parm] - z * s, est[parm] + z * s)
+  } else {
+    confint_profile(object, parm, level)   # profile.R
+  }
   dimnames(ci) <- list(parm, sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE, digits = 3)))
   ci
 }
