@@ -34,7 +34,9 @@
 #'   [vcov()], [se()], [confint()], [logLik()], [AIC()], [BIC()], [nobs()],
 #'   [summary()], [print()] and [observed_info()]. Its elements `gradient`
 #'   (at the optimum), `hessian`, `iterations`, `evaluations`, `converged`,
-#'   `message` and `method` hold the details.
+#'   `message` and `method` hold the details; `working` is the fit on the
+#'   optimiser's scale (see `transform`) and `transforms` describes the
+#'   transforms used.
 #' @examples
 #' set.seed(42); x <- rnorm(200, mean = 5, sd = 2)
 #' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
@@ -45,23 +47,51 @@
 #' # a vector parameter: logistic regression
 #' X <- cbind(1, matrix(rnorm(400), 200)); y <- rbinom(200, 1, plogis(X %*% c(-1, 1, 0.5)))
 #' coef(fit(function(beta) loglik_logistic(beta, X, y), params = list(beta = rep(0, 3))))
+#'
+#' # a constrained parameter written on its natural scale
+#' res <- fit(function(mu, sigma) loglik_normal(mu, sigma, x),
+#'            params = c(mu = 0, sigma = 1), transform = list(sigma = "positive"))
+#' coef(res); se(res)        # sigma and its standard error
+#' coef(res$working)         # mu and log(sigma): the scale the optimiser used
 #' @param fixed Parameters held fixed at given values: a named numeric
 #'   vector whose names are parameter names (the whole parameter) or element
 #'   labels such as `beta2`. Fixed parameters stay in `coef()` but get no
-#'   standard error, and do not count towards the degrees of freedom.
+#'   standard error, and do not count towards the degrees of freedom. Values
+#'   of transformed parameters are on the natural scale and may lie on the
+#'   boundary of their domain (a probability fixed at 0).
+#' @param transform Constrained parameters: a named list whose names are
+#'   parameter names and whose entries are `"positive"` (the parameter is
+#'   `exp(u)`), `"probability"` (`sigmoid(u)`) or `bounded(lower, upper)`
+#'   (`lower + (upper - lower) * sigmoid(u)`; see [bounded()]), with `u`
+#'   unconstrained. The log-likelihood is written on the natural scale and
+#'   receives the parameter as it is (`function(mu, sigma)`); the optimiser
+#'   works on `u`.
+#'   Start values in `params` (and values in `fixed`) are on the natural
+#'   scale; a start value outside the domain is an error. A transform applies
+#'   to every element of a vector or matrix parameter. `coef()` reports the
+#'   natural scale, and `vcov()`, `se()` and `confint()` are carried over to
+#'   it by the delta method (`V = D V_u D` with `D = diag(d theta / d u)` at
+#'   the estimate), as are `hessian`, `gradient` and [observed_info()]. The
+#'   fit on the working scale (estimates `u`, their covariance, Hessian and
+#'   gradient) is the element `working`, itself a `femtofit` (with the same
+#'   parameter names) that supports every method, [delta_method()] included.
+#'   Without transforms `working` is a copy of the fit.
 #' @export
 fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"),
-                control = list(), nobs = NULL, fixed = NULL) {
-  spec <- fit_spec(loglik, params, match.arg(method), control, fixed, nobs)
+                control = list(), nobs = NULL, fixed = NULL, transform = NULL) {
+  spec <- fit_spec(loglik, params, match.arg(method), control, fixed, nobs, transform)
   run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
 }
 
 # Everything needed to (re)run a fit: refits for profiles, tests and the
 # bootstrap change `fixed` or the starting point and run the same spec.
-fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL) {
+# Fixed values and `start` are on the natural scale; the optimiser works on
+# the free elements of the working scale (see R/transform.R).
+fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, transform = NULL) {
   if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
   if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
   layout <- parameter_layout(params)
+  transforms <- parse_transforms(transform, layout)
   full <- layout$start
   free <- rep(TRUE, length(full))
   for (name in names(fixed)) {
@@ -75,8 +105,10 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL)
   }
   if (!any(free)) stop("fit: every parameter is fixed; nothing to estimate", call. = FALSE)
   layout$start <- full
+  check_domains(list(layout = layout, transforms = transforms), full, !free, "fixed")
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
-       nobs = nobs, layout = layout, free = free, invoke = loglik_caller(loglik, layout$names))
+       nobs = nobs, layout = layout, free = free, invoke = loglik_caller(loglik, layout$names),
+       transform = transform, transforms = transforms)
 }
 
 # Indices in the flattened parameter vector that `fixed[name]` refers to.
@@ -94,15 +126,17 @@ fixed_positions <- function(name, layout) {
   at
 }
 
-# Runs the optimiser on the free parameters of `spec` from `start`.
+# Runs the optimiser on the free parameters of `spec` from `start` (their
+# natural-scale values; the optimiser starts from the working-scale ones).
 run_fit <- function(spec, start, call = NULL) {
   record <- function(theta) record_loglik(spec, theta)
-  opt <- rust(fg_maximize(record, as.double(start), spec$method, spec$control))
+  opt <- rust(fg_maximize(record, working_start(spec, as.double(start)), spec$method, spec$control))
   observations <- if (!is.null(spec$nobs)) as.numeric(spec$nobs) else opt$observations
   new_femtofit(opt, spec, observations, call)
 }
 
-# Records the log-likelihood at the free parameters `theta`. Returns the
+# Records the log-likelihood at the free parameters `theta` (working
+# scale, as the optimiser sees them). Returns the
 # output value and the leaves it is differentiated against, or an error
 # condition for the optimiser to report.
 record_loglik <- function(spec, theta) {
@@ -120,36 +154,53 @@ record_loglik <- function(spec, theta) {
   list(output = out, params = built$leaves)
 }
 
-# The parameters as loglik receives them: a free parameter is a leaf; a
-# fixed one is a plain number; a vector with some elements fixed is
-# S %*% u + b0, with u the leaf of its free elements, S selecting their
-# positions and b0 holding the fixed values, so derivatives flow to u only.
+# The parameters as loglik receives them: a free parameter is a leaf u,
+# passed through its transform T (the identity unless fit(transform = ) names
+# it); a fixed one is a plain number (natural scale, never transformed); a
+# vector with some elements fixed is S %*% T(u) + b0, with u the leaf of its
+# free elements, S selecting their positions and b0 holding the fixed
+# values, so derivatives flow to u only. `theta` holds the free elements on
+# the working scale.
 build_parameters <- function(spec, theta) {
   layout <- spec$layout
-  full <- layout$start
-  full[spec$free] <- theta
-  parts <- split_parameters(full, layout)
+  working <- rep(NA_real_, length(layout$start))
+  working[spec$free] <- theta
+  natural_parts <- split_parameters(layout$start, layout)
+  working_parts <- split_parameters(working, layout)
   free_parts <- split_parameters(spec$free, layout)
   leaves <- list()
-  values <- Map(function(name, part, is_free) {
+  values <- Map(function(name, natural, u, is_free) {
+    tr <- spec$transforms[[name]]
     if (all(is_free)) {
-      leaf <- val(part)
+      leaf <- val(u)
       leaves[[length(leaves) + 1L]] <<- leaf
-      return(leaf)
+      return(transform_forward(tr, leaf))
     }
-    if (!any(is_free)) return(part)
-    if (is.matrix(part)) {
+    if (!any(is_free)) return(natural)
+    if (is.matrix(natural)) {
       stop(sprintf("fit: fixing some elements of the matrix parameter '%s' is not supported", name), call. = FALSE)
     }
-    u <- val(part[is_free])
-    leaves[[length(leaves) + 1L]] <<- u
-    S <- diag(length(part))[, is_free, drop = FALSE]
-    S %*% u + ifelse(is_free, 0, part)
-  }, layout$names, parts, free_parts)
+    leaf <- val(u[is_free])
+    leaves[[length(leaves) + 1L]] <<- leaf
+    S <- diag(length(natural))[, is_free, drop = FALSE]
+    S %*% transform_forward(tr, leaf) + ifelse(is_free, 0, natural)
+  }, layout$names, natural_parts, working_parts, free_parts)
   list(values = stats::setNames(values, layout$names), leaves = leaves)
 }
 
+# The fit on the working scale, and from it (when there are transforms) the
+# natural-scale one, which keeps the working fit as its element `working`.
 new_femtofit <- function(opt, spec, observations, call) {
+  working <- femtofit_object(opt, working_spec(spec), observations, call)
+  if (!has_transforms(spec)) {
+    out <- working
+    out$working <- working
+    return(out)
+  }
+  natural_femtofit(working, spec)
+}
+
+femtofit_object <- function(opt, spec, observations, call) {
   labels <- spec$layout$labels
   free_labels <- labels[spec$free]
   hessian <- opt$hessian
@@ -183,6 +234,7 @@ new_femtofit <- function(opt, spec, observations, call) {
     nobs = observations,
     free = stats::setNames(spec$free, labels),
     spec = spec,
+    transforms = character(0),
     call = call
   ), class = "femtofit")
 }
@@ -192,12 +244,14 @@ new_femtofit <- function(opt, spec, observations, call) {
 #' Internal building block of profiles, tests and the bootstrap: runs the
 #' optimiser again on the model of `object`, holding `fixed` (in addition to
 #' what `object` already fixes) and starting from `start` (named values;
-#' by default the estimates of `object`).
+#' by default the estimates of `object`). Both are on the natural scale of
+#' `object` (that of `coef(object)`), also for transformed parameters.
 #' @noRd
 refit <- function(object, fixed = NULL, start = NULL, method = NULL) {
   spec <- object$spec
   all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
-  new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs)
+  new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs,
+                       spec$transform)
   from <- stats::coef(object)
   if (!is.null(start)) from[names(start)] <- start
   new_spec$layout$start[new_spec$free] <- from[new_spec$free]
@@ -241,11 +295,17 @@ split_parameters <- function(theta, layout) {
 }
 
 # loglik(mu, log_sigma) takes the parameters by name; loglik(p) with one
-# argument that is not a parameter name takes them as a list.
-loglik_caller <- function(loglik, names) {
+# argument that is not a parameter name takes them as a list. `caller` and
+# `what` name the function and argument in the error (delta_method's g).
+# With `subset`, a function whose arguments are all parameter names takes
+# just those (delta_method(res, function(log_sigma) exp(log_sigma))).
+loglik_caller <- function(loglik, names, caller = "fit", what = "loglik", subset = FALSE) {
   formal_names <- names(formals(loglik))
   by_name <- all(names %in% formal_names) || "..." %in% formal_names
   if (by_name) return(function(leaves) do.call(loglik, leaves))
+  if (subset && length(formal_names) >= 1L && all(formal_names %in% names)) {
+    return(function(leaves) do.call(loglik, leaves[formal_names]))
+  }
   if (length(formal_names) >= 1L) return(function(leaves) loglik(leaves))
-  stop("fit: loglik must take the parameters by name or as one list argument", call. = FALSE)
+  stop(sprintf("%s: %s must take the parameters by name or as one list argument", caller, what), call. = FALSE)
 }

@@ -2,7 +2,8 @@
 
 #' Standard errors
 #'
-#' @param object A fitted model (a `femtofit` from [fit()]).
+#' @param object A fitted model (a `femtofit` from [fit()]) or a
+#'   `femtodelta` from [delta_method()].
 #' @param ... Unused.
 #' @return A named numeric vector: square roots of the diagonal of `vcov()`.
 #' @examples
@@ -10,12 +11,17 @@
 #' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
 #'            params = c(mu = 0, log_sigma = 0))
 #' se(res)
+#' se(delta_method(res, function(mu, log_sigma) exp(log_sigma)))
 #' @export
 se <- function(object, ...) UseMethod("se")
 
 #' @rdname se
 #' @export
 se.femtofit <- function(object, ...) sqrt(diag(stats::vcov(object)))
+
+#' @rdname se
+#' @export
+se.femtodelta <- function(object, ...) sqrt(diag(stats::vcov(object)))
 
 #' Observed Fisher information
 #'
@@ -91,23 +97,11 @@ vcov.femtofit <- function(object, ...) object$vcov
 #' @export
 confint.femtofit <- function(object, parm, level = 0.95, method = c("wald", "profile"), ...) {
   method <- match.arg(method)
-  est <- stats::coef(object)
-  if (missing(parm)) parm <- names(est)
-  else if (is.numeric(parm)) parm <- names(est)[parm]
-  unknown <- setdiff(parm, names(est))
-  if (length(unknown)) stop(sprintf("confint: unknown parameter(s): %s", paste(unknown, collapse = ", ")), call. = FALSE)
-  if (!is.numeric(level) || length(level) != 1L || !(level > 0 && level < 1)) {
-    stop("confint: level must be a number between 0 and 1", call. = FALSE)
-  }
-  alpha <- (1 - level) / 2
-  ci <- if (method == "wald") {
-    z <- stats::qnorm(1 - alpha)
-    s <- se(object)[parm]
-    cbind(est[parm] - z * s, est[parm] + z * s)
-  } else {
-    confint_profile(object, parm, level)   # profile.R
-  }
-  dimnames(ci) <- list(parm, sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE, digits = 3)))
+  # The Wald interval also validates parm and level for the profile one.
+  wald <- wald_confint(stats::coef(object), se(object), if (missing(parm)) NULL else parm, level, "confint")
+  if (method == "wald") return(wald)
+  ci <- confint_profile(object, rownames(wald), level)   # profile.R
+  dimnames(ci) <- dimnames(wald)
   ci
 }
 
@@ -128,6 +122,7 @@ print.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("Coefficients:\n")
   print(format(stats::coef(x), digits = digits), quote = FALSE)
   cat(sprintf("\nLog-likelihood: %s  (df = %d)\n", format(x$loglik, digits = digits), sum(x$free)))
+  print_transforms(x$transforms)
   if (!x$converged) cat("Warning: did not converge:", x$message, "\n")
   invisible(x)
 }
@@ -142,7 +137,7 @@ summary.femtofit <- function(object, ...) {
   structure(list(coefficients = table, loglik = object$loglik, aic = stats::AIC(object),
                  df = sum(object$free), nobs = object$nobs, iterations = object$iterations,
                  converged = object$converged, message = object$message, method = object$method,
-                 call = object$call),
+                 transforms = object$transforms, call = object$call),
             class = "summary.femtofit")
 }
 
@@ -156,5 +151,14 @@ print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L)
   if (!is.na(x$nobs)) cat(sprintf(";  observations: %s", format(x$nobs)))
   cat(sprintf("\n%s after %d iterations (%s): %s\n",
               if (x$converged) "Converged" else "Did NOT converge", x$iterations, x$method, x$message))
+  print_transforms(x$transforms)
   invisible(x)
+}
+
+# Fits with fit(transform = ) say how the optimiser's scale maps to theirs.
+print_transforms <- function(transforms) {
+  if (length(transforms)) {
+    cat("Estimated on an unconstrained scale (see $working): ", paste(transforms, collapse = ", "),
+        "\n", sep = "")
+  }
 }

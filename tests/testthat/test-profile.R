@@ -158,7 +158,7 @@ test_that("bad arguments give clear errors", {
   expect_error(profile(res, n = 1), "profile: n must be")
   expect_error(profile(res, width = -1), "profile: width must be")
   expect_error(confint(res, method = "bootstrap"), "should be one of")
-  expect_error(confint(res, level = 95), "confint: level must be a number between 0 and 1")
+  expect_error(confint(res, level = 95), "confint: level must be a single number between 0 and 1")
   expect_error(plot(profile(res, which = "mu", n = 5), which = "log_sigma"), "plot: which must name profiled parameters")
 })
 

@@ -38,6 +38,9 @@ pub fn tensor_to_r(t: &Tensor, data: &[f64]) -> Robj {
     r
 }
 
+// SEXP is an opaque pointer that only R dereferences, so the lint about
+// SEXPREC's layout does not apply.
+#[allow(improper_ctypes)]
 extern "C" {
     // Part of R's C API (Rinternals.h); extendr does not wrap it.
     fn SET_S4_OBJECT(x: extendr_api::SEXP);

@@ -1,0 +1,227 @@
+# Parameter transforms: fit(transform = ...) lets the log-likelihood see a
+# constrained parameter on its natural scale while the optimiser works on an
+# unconstrained u. Each transform is a monotone increasing map from the real
+# line onto an open interval (lower, upper); all of them are described by
+# those two bounds.
+
+#' A parameter bounded to an interval
+#'
+#' `bounded(lower, upper)` declares, in [fit()]'s `transform` argument, a
+#' parameter that lies in the open interval `(lower, upper)`. The optimiser
+#' then works on an unconstrained `u`, and the log-likelihood receives
+#' `lower + (upper - lower) * sigmoid(u)`. One bound may be infinite:
+#' `bounded(a, Inf)` is `a + exp(u)` and `bounded(-Inf, b)` is
+#' `b - exp(-u)`; `bounded(-Inf, Inf)` leaves the parameter as it is. The
+#' shorthands `"positive"` and `"probability"` of `fit()` are
+#' `bounded(0, Inf)` (`exp(u)`) and `bounded(0, 1)` (`sigmoid(u)`).
+#'
+#' @param lower,upper The bounds: single numbers with `lower < upper`
+#'   (either may be infinite).
+#' @return An object of class `femtograd_bounds`, for `fit(transform = )`.
+#' @seealso [fit()]
+#' @examples
+#' bounded(0, 10)
+#'
+#' # the rate of an exponential sample, known to lie in (0, 10)
+#' set.seed(9); x <- rexp(100, rate = 3)
+#' res <- fit(function(rate) loglik_exponential(rate, x), params = c(rate = 1),
+#'            transform = list(rate = bounded(0, 10)))
+#' coef(res); se(res)
+#' coef(res$working)   # the unconstrained scale the optimiser used
+#' @export
+bounded <- function(lower, upper) {
+  ok <- function(b) is.numeric(b) && length(b) == 1L && !is.na(b)
+  if (!ok(lower) || !ok(upper)) stop("bounded: lower and upper must be single numbers", call. = FALSE)
+  if (!(lower < upper)) {
+    stop(sprintf("bounded: lower must be less than upper, got lower = %s, upper = %s",
+                 format(lower), format(upper)), call. = FALSE)
+  }
+  structure(list(lower = as.double(lower), upper = as.double(upper)), class = "femtograd_bounds")
+}
+
+#' @export
+format.femtograd_bounds <- function(x, ...) {
+  sprintf("<bounded(%s, %s): the parameter is %s for an unconstrained u>",
+          format(x$lower), format(x$upper), transform_formula(x, "u"))
+}
+
+#' @export
+print.femtograd_bounds <- function(x, ...) {
+  cat(format(x), "\n", sep = "")
+  invisible(x)
+}
+
+# fit(transform = ) as a bounds object per parameter (identity for those it
+# does not name).
+parse_transforms <- function(transform, layout) {
+  identity <- structure(list(lower = -Inf, upper = Inf), class = "femtograd_bounds")
+  out <- stats::setNames(rep(list(identity), length(layout$names)), layout$names)
+  if (is.null(transform)) return(out)
+  if (is.character(transform)) transform <- as.list(transform)
+  nms <- names(transform)
+  if (!is.list(transform) || is.null(nms) || any(!nzchar(nms)) || anyDuplicated(nms)) {
+    stop("fit: transform must be a named list, e.g. transform = list(sigma = \"positive\", theta = bounded(0, 10))",
+         call. = FALSE)
+  }
+  for (name in nms) {
+    if (!name %in% layout$names) {
+      stop(sprintf("fit: transform names unknown parameter '%s' (parameters: %s)", name,
+                   paste(layout$names, collapse = ", ")), call. = FALSE)
+    }
+    tr <- transform[[name]]
+    out[[name]] <- if (inherits(tr, "femtograd_bounds")) {
+      tr
+    } else if (identical(tr, "positive")) {
+      bounded(0, Inf)
+    } else if (identical(tr, "probability")) {
+      bounded(0, 1)
+    } else {
+      stop(sprintf(paste0("fit: transform for '%s' must be \"positive\", \"probability\" or bounded(lower, upper), ",
+                          "got %s"), name,
+                   if (is.character(tr) && length(tr) == 1L) sprintf("\"%s\"", tr)
+                   else sprintf("an object of class '%s'", paste(class(tr), collapse = "/"))),
+           call. = FALSE)
+    }
+  }
+  out
+}
+
+# (A spec without `transforms`, as built before transforms existed, is all
+# identity.)
+is_identity <- function(tr) is.null(tr) || (tr$lower == -Inf && tr$upper == Inf)
+
+has_transforms <- function(spec) length(spec$transforms) > 0L && !all(vapply(spec$transforms, is_identity, logical(1)))
+
+# theta from u, on values (records nodes) and on plain numbers alike.
+transform_forward <- function(tr, u) {
+  a <- tr$lower; b <- tr$upper
+  if (is_identity(tr)) return(u)
+  if (b == Inf) return(if (a == 0) exp(u) else a + exp(u))
+  if (a == -Inf) return(b - exp(-u))
+  if (a == 0 && b == 1) return(sigmoid(u))
+  a + (b - a) * sigmoid(u)
+}
+
+# u from theta (plain numbers); outside the open domain gives NaN or +-Inf.
+transform_inverse <- function(tr, theta) {
+  a <- tr$lower; b <- tr$upper
+  if (is_identity(tr)) return(theta)
+  if (b == Inf) return(log(theta - a))
+  if (a == -Inf) return(-log(b - theta))
+  suppressWarnings(log(theta - a) - log(b - theta))
+}
+
+# d theta / d u at u (plain numbers).
+transform_derivative <- function(tr, u) {
+  a <- tr$lower; b <- tr$upper
+  if (is_identity(tr)) return(rep(1, length(u)))
+  if (b == Inf) return(exp(u))
+  if (a == -Inf) return(exp(-u))
+  (b - a) * sigmoid(u) * sigmoid(-u)
+}
+
+transform_formula <- function(tr, name) {
+  a <- format(tr$lower); b <- format(tr$upper)
+  if (is_identity(tr)) return(name)
+  if (tr$upper == Inf) return(if (tr$lower == 0) "exp(u)" else sprintf("%s + exp(u)", a))
+  if (tr$lower == -Inf) return(sprintf("%s - exp(-u)", b))
+  if (tr$lower == 0 && tr$upper == 1) return("sigmoid(u)")
+  width <- format(tr$upper - tr$lower)
+  if (tr$lower == 0) sprintf("%s * sigmoid(u)", width) else sprintf("%s + %s * sigmoid(u)", a, width)
+}
+
+# The domain as words: open for start values, closed for fixed values.
+transform_domain <- function(tr, closed = FALSE) {
+  a <- format(tr$lower); b <- format(tr$upper)
+  if (tr$upper == Inf) {
+    if (tr$lower == 0) return(if (closed) "non-negative" else "positive")
+    return(sprintf(if (closed) "at least %s" else "greater than %s", a))
+  }
+  if (tr$lower == -Inf) return(sprintf(if (closed) "at most %s" else "less than %s", b))
+  sprintf(if (closed) "in [%s, %s]" else "in (%s, %s)", a, b)
+}
+
+in_domain <- function(tr, theta, closed = FALSE) {
+  ok <- if (closed) theta >= tr$lower & theta <= tr$upper else theta > tr$lower & theta < tr$upper
+  !is.na(ok) & ok
+}
+
+# Applies fun(transform, numbers of one parameter) to a flat parameter vector.
+map_parameters <- function(spec, x, fun) {
+  parts <- split_parameters(x, spec$layout)
+  as.double(unlist(Map(function(name, part) fun(spec$transforms[[name]], as.double(part)),
+                       spec$layout$names, parts), use.names = FALSE))
+}
+
+# Checks that the elements `at` of the natural-scale vector x lie in their
+# parameters' domains; `what` is "start" (open domain) or "fixed" (closed).
+check_domains <- function(spec, x, at, what) {
+  layout <- spec$layout
+  owner <- rep(layout$names, layout$sizes)
+  for (i in which(at)) {
+    tr <- spec$transforms[[owner[i]]]
+    if (is_identity(tr)) next
+    if (!in_domain(tr, x[i], closed = what == "fixed")) {
+      stop(sprintf("fit: %s value of %s must be %s, got %s", what, layout$labels[i],
+                   transform_domain(tr, closed = what == "fixed"), format(x[i])), call. = FALSE)
+    }
+  }
+  invisible(x)
+}
+
+# The optimiser's starting point (working scale) from natural-scale values
+# of the free elements.
+working_start <- function(spec, start) {
+  full <- spec$layout$start
+  full[spec$free] <- start
+  check_domains(spec, full, spec$free, "start")
+  u <- map_parameters(spec, full, transform_inverse)[spec$free]
+  bad <- which(!is.finite(u) & is.finite(start) & !vapply(spec$transforms, is_identity, logical(1))[
+    rep(spec$layout$names, spec$layout$sizes)][spec$free])
+  if (length(bad)) {
+    label <- spec$layout$labels[spec$free][bad[1]]
+    stop(sprintf("fit: start value of %s is too close to the bound of its transform", label), call. = FALSE)
+  }
+  u
+}
+
+# The same model on the working scale, as a spec without transforms: its
+# parameters are the u's, its log-likelihood applies the transforms and calls
+# the user's. `fit$working` is built on it, so refit() and delta_method()
+# work there too.
+working_spec <- function(spec) {
+  if (!has_transforms(spec)) return(spec)
+  layout <- spec$layout
+  u_full <- map_parameters(spec, layout$start, transform_inverse)
+  params <- split_parameters(u_full, layout)
+  fixed <- NULL
+  for (name in names(spec$fixed)) fixed[[name]] <- u_full[fixed_positions(name, layout)]
+  natural <- spec
+  loglik <- function(...) {
+    values <- list(...)
+    natural$invoke(Map(function(name, v) transform_forward(natural$transforms[[name]], v), names(values), values))
+  }
+  fit_spec(loglik, params, spec$method, spec$control, fixed, spec$nobs)
+}
+
+# Turns the working-scale femtofit into the natural-scale one: theta = T(u)
+# elementwise, so the Jacobian is diagonal, D = diag(d theta / d u), and
+# vcov = D V_u D, observed information = D^-1 I_u D^-1 (exact at a
+# stationary point), gradient = D^-1 g_u.
+natural_femtofit <- function(working, spec) {
+  free <- spec$free
+  u <- unname(working$coefficients)
+  d <- map_parameters(spec, u, transform_derivative)[free]
+  coefficients <- spec$layout$start
+  coefficients[free] <- map_parameters(spec, u, transform_forward)[free]
+  out <- working
+  out$coefficients <- stats::setNames(coefficients, names(working$coefficients))
+  out$vcov[free, free] <- working$vcov[free, free] * outer(d, d)
+  if (!is.null(working$hessian)) out$hessian <- working$hessian / outer(d, d)
+  out$gradient <- working$gradient / d
+  out$spec <- spec
+  out$transforms <- unlist(Map(function(name, tr) sprintf("%s = %s", name, transform_formula(tr, name)),
+                               names(spec$transforms), spec$transforms)[!vapply(spec$transforms, is_identity, logical(1))])
+  out$working <- working
+  out
+}
