@@ -146,8 +146,9 @@ summary.femtofit <- function(object, ...) {
 print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("Maximum-likelihood fit by femtograd\n\nCall:\n", paste(deparse(x$call), collapse = "\n"), "\n\n", sep = "")
   stats::printCoefmat(x$coefficients, digits = digits, P.values = TRUE, has.Pvalue = TRUE)
-  cat(sprintf("\nLog-likelihood: %s on %d parameters;  AIC: %s",
-              format(x$loglik, digits = digits), x$df, format(x$aic, digits = digits)))
+  cat(sprintf("\nLog-likelihood: %s on %d parameter%s;  AIC: %s",
+              format(x$loglik, digits = digits), x$df, if (x$df == 1L) "" else "s",
+              format(x$aic, digits = digits)))
   if (!is.na(x$nobs)) cat(sprintf(";  observations: %s", format(x$nobs)))
   cat(sprintf("\n%s after %d iterations (%s): %s\n",
               if (x$converged) "Converged" else "Did NOT converge", x$iterations, x$method, x$message))

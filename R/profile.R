@@ -197,7 +197,8 @@ check_profile_maximum <- function(loglik, loglik_hat, theta, label, caller) {
 profile_point <- function(object, label, value, start) {
   if (sum(object$free) == 1L) {
     # nothing left to re-maximise: the profile is the log-likelihood itself
-    rec <- record_loglik(object$spec, value)
+    # record_loglik works on the optimiser's scale, value is on coef()'s
+    rec <- record_loglik(object$spec, working_start(object$spec, value))
     if (inherits(rec, "condition")) stop(conditionMessage(rec), call. = FALSE)
     coefficients <- stats::coef(object)
     coefficients[[label]] <- value

@@ -175,3 +175,16 @@ test_that("profiles plot as signed root deviance and as log-likelihood", {
   expect_equal(par("mfrow"), before)
   expect_error(plot(prof, type = "deviance"), "should be one of")
 })
+
+test_that("profiles of a transformed one-parameter fit are taken on the natural scale", {
+  set.seed(7)
+  x <- rexp(20, 2)
+  plain <- fit(function(rate) loglik_exponential(rate, x), params = c(rate = 1))
+  transformed <- fit(function(rate) loglik_exponential(rate, x), params = c(rate = 1),
+                     transform = list(rate = "positive"))
+  expect_equal(confint(transformed, method = "profile"), confint(plain, method = "profile"), tolerance = 1e-6)
+  grid <- c(1, 1.5, 2)
+  closed_form <- 20 * log(grid) - grid * sum(x)
+  prof <- profile(transformed, grid = grid)$profiles$rate
+  expect_equal(prof$loglik[match(grid, prof$value)], closed_form, tolerance = 1e-10)
+})
