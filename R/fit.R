@@ -57,8 +57,9 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
 }
 
 # Everything needed to (re)run a fit: refits for profiles, tests and the
-# bootstrap change `fixed` or the starting point and run the same spec.
-fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL) {
+# bootstrap change `fixed`, the starting point or the observation `weights`
+# (NULL: unweighted; see with_kernel_weights()) and run the same spec.
+fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, weights = NULL) {
   if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
   if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
   layout <- parameter_layout(params)
@@ -76,7 +77,8 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL)
   if (!any(free)) stop("fit: every parameter is fixed; nothing to estimate", call. = FALSE)
   layout$start <- full
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
-       nobs = nobs, layout = layout, free = free, invoke = loglik_caller(loglik, layout$names))
+       nobs = nobs, weights = weights, layout = layout, free = free,
+       invoke = loglik_caller(loglik, layout$names))
 }
 
 # Indices in the flattened parameter vector that `fixed[name]` refers to.
@@ -102,12 +104,13 @@ run_fit <- function(spec, start, call = NULL) {
   new_femtofit(opt, spec, observations, call)
 }
 
-# Records the log-likelihood at the free parameters `theta`. Returns the
-# output value and the leaves it is differentiated against, or an error
-# condition for the optimiser to report.
+# Records the log-likelihood at the free parameters `theta`, with the
+# kernels weighted by `spec$weights`. Returns the output value and the
+# leaves it is differentiated against, or an error condition for the
+# optimiser to report.
 record_loglik <- function(spec, theta) {
   built <- build_parameters(spec, theta)
-  out <- tryCatch(spec$invoke(built$values), error = function(e) e)
+  out <- tryCatch(with_kernel_weights(spec$weights, spec$invoke(built$values)), error = function(e) e)
   if (inherits(out, "condition")) return(out)
   if (is.numeric(out) && !is_value(out) && length(out) == 1L) {
     out <- new_value(out, constant = TRUE, caller = "fit")   # does not depend on the parameters
@@ -191,13 +194,15 @@ new_femtofit <- function(opt, spec, observations, call) {
 #'
 #' Internal building block of profiles, tests and the bootstrap: runs the
 #' optimiser again on the model of `object`, holding `fixed` (in addition to
-#' what `object` already fixes) and starting from `start` (named values;
-#' by default the estimates of `object`).
+#' what `object` already fixes), starting from `start` (named values; by
+#' default the estimates of `object`), and with the kernels' observations
+#' weighted by `weights` (by default those of `object`, normally none).
 #' @noRd
-refit <- function(object, fixed = NULL, start = NULL, method = NULL) {
+refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = object$spec$weights) {
   spec <- object$spec
   all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
-  new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs)
+  new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs,
+                       weights)
   from <- stats::coef(object)
   if (!is.null(start)) from[names(start)] <- start
   new_spec$layout$start[new_spec$free] <- from[new_spec$free]
