@@ -52,8 +52,29 @@ kernel <- function(name, params, x, size = NULL) {
   if (!is.null(size)) check_data(size, caller, "size")
   any_value <- any(vapply(params, is_value, logical(1)))
   nodes <- lapply(params, as_node, caller = caller)
-  out <- wrap_node(fg_kernel(name, nodes, as.double(x), if (is.null(size)) NULL else as.double(size)))
+  weights <- kernel_weights$current
+  out <- wrap_node(fg_kernel(name, nodes, as.double(x), if (is.null(size)) NULL else as.double(size),
+                             if (is.null(weights)) NULL else as.double(weights)))
   if (any_value) out else value_of(out)
+}
+
+# Observation weights for the kernels. The bootstrap refits a model to
+# resampled observations, given as multinomial counts w_i (the kernels then
+# compute sum_i w_i log f(x_i)). But the observations are the user's: the
+# log-likelihood function calls loglik_normal(mu, sigma, x) with its own x,
+# and no argument of fit() reaches that call. So the weights of the model
+# being recorded are set here, and kernel() hands them to every kernel it
+# records. record_loglik() sets them for exactly one call of the user's
+# function and restores the previous ones with on.exit, so an error, a
+# nested fit or any other kernel call outside a refit never sees them.
+kernel_weights <- new.env(parent = emptyenv())
+kernel_weights$current <- NULL
+
+with_kernel_weights <- function(weights, code) {
+  previous <- kernel_weights$current
+  kernel_weights$current <- weights
+  on.exit(kernel_weights$current <- previous, add = TRUE)
+  code
 }
 
 check_data <- function(x, caller, what) {

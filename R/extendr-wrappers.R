@@ -33,7 +33,11 @@ fg_hessian_vector <- function(root, params, v) .Call(wrap__fg_hessian_vector, ro
 
 fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
-fg_kernel <- function(name, params, x, size) .Call(wrap__fg_kernel, name, params, x, size)
+fg_kernel <- function(name, params, x, size, weights) .Call(wrap__fg_kernel, name, params, x, size, weights)
+
+fg_observation_scores <- function(root, params) .Call(wrap__fg_observation_scores, root, params)
+
+fg_kernel_observations <- function(root) .Call(wrap__fg_kernel_observations, root)
 
 fg_inverse_spd <- function(a) .Call(wrap__fg_inverse_spd, a)
 

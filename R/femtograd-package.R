@@ -20,12 +20,14 @@
 #'
 #' @section Maximum likelihood:
 #' [fit()] with methods `"newton"`, `"bfgs"`, `"lbfgs"`, `"gradient"`; on its
-#' result: `coef()`, `vcov()`, [se()], `confint()`, `logLik()`, `AIC()`,
-#' `BIC()`, `nobs()`, `summary()`, [observed_info()] (see
-#' [femtofit-methods]). Constrained parameters on their natural scale with
-#' `fit(transform = )`: `"positive"`, `"probability"`, [bounded()]. Standard
-#' errors of functions of the parameters: [delta_method()]. Fused
-#' log-likelihood kernels ([loglik]):
+#' result: `coef()`, `vcov()` (also `type = "sandwich"`, robust to
+#' misspecification), [se()], `confint()`, `logLik()`, `AIC()`, `BIC()`,
+#' `nobs()`, `summary()`, [observed_info()] (see [femtofit-methods]);
+#' [bootstrap()] resamples the observations and refits, with `confint()`,
+#' `se()` and `vcov()` of its result. Constrained parameters on their
+#' natural scale with `fit(transform = )`: `"positive"`, `"probability"`,
+#' [bounded()]. Standard errors of functions of the parameters:
+#' [delta_method()]. Fused log-likelihood kernels ([loglik]):
 #' [loglik_normal()], [loglik_exponential()], [loglik_poisson()],
 #' [loglik_binomial()], [loglik_bernoulli()], [loglik_gamma()],
 #' [loglik_beta()], [loglik_negbinom()], [loglik_weibull()],

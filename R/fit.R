@@ -84,10 +84,12 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
 }
 
 # Everything needed to (re)run a fit: refits for profiles, tests and the
-# bootstrap change `fixed` or the starting point and run the same spec.
+# bootstrap change `fixed`, the starting point or the observation `weights`
+# (NULL: unweighted; see with_kernel_weights()) and run the same spec.
 # Fixed values and `start` are on the natural scale; the optimiser works on
 # the free elements of the working scale (see R/transform.R).
-fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, transform = NULL) {
+fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, transform = NULL,
+                     weights = NULL) {
   if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
   if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
   layout <- parameter_layout(params)
@@ -107,8 +109,8 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   layout$start <- full
   check_domains(list(layout = layout, transforms = transforms), full, !free, "fixed")
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
-       nobs = nobs, layout = layout, free = free, invoke = loglik_caller(loglik, layout$names),
-       transform = transform, transforms = transforms)
+       nobs = nobs, weights = weights, layout = layout, free = free,
+       invoke = loglik_caller(loglik, layout$names), transform = transform, transforms = transforms)
 }
 
 # Indices in the flattened parameter vector that `fixed[name]` refers to.
@@ -136,12 +138,12 @@ run_fit <- function(spec, start, call = NULL) {
 }
 
 # Records the log-likelihood at the free parameters `theta` (working
-# scale, as the optimiser sees them). Returns the
-# output value and the leaves it is differentiated against, or an error
-# condition for the optimiser to report.
+# scale, as the optimiser sees them), with the kernels weighted by
+# `spec$weights`. Returns the output value and the leaves it is
+# differentiated against, or an error condition for the optimiser to report.
 record_loglik <- function(spec, theta) {
   built <- build_parameters(spec, theta)
-  out <- tryCatch(spec$invoke(built$values), error = function(e) e)
+  out <- tryCatch(with_kernel_weights(spec$weights, spec$invoke(built$values)), error = function(e) e)
   if (inherits(out, "condition")) return(out)
   if (is.numeric(out) && !is_value(out) && length(out) == 1L) {
     out <- new_value(out, constant = TRUE, caller = "fit")   # does not depend on the parameters
@@ -243,15 +245,17 @@ femtofit_object <- function(opt, spec, observations, call) {
 #'
 #' Internal building block of profiles, tests and the bootstrap: runs the
 #' optimiser again on the model of `object`, holding `fixed` (in addition to
-#' what `object` already fixes) and starting from `start` (named values;
-#' by default the estimates of `object`). Both are on the natural scale of
-#' `object` (that of `coef(object)`), also for transformed parameters.
+#' what `object` already fixes), starting from `start` (named values; by
+#' default the estimates of `object`), and with the kernels' observations
+#' weighted by `weights` (by default those of `object`, normally none).
+#' `fixed` and `start` are on the natural scale of `object` (that of
+#' `coef(object)`), also for transformed parameters.
 #' @noRd
-refit <- function(object, fixed = NULL, start = NULL, method = NULL) {
+refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = object$spec$weights) {
   spec <- object$spec
   all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
   new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs,
-                       spec$transform)
+                       spec$transform, weights)
   from <- stats::coef(object)
   if (!is.null(start)) from[names(start)] <- start
   new_spec$layout$start[new_spec$free] <- from[new_spec$free]

@@ -2,8 +2,12 @@
 
 #' Standard errors
 #'
-#' @param object A fitted model (a `femtofit` from [fit()]) or a
-#'   `femtodelta` from [delta_method()].
+#' @param object A fitted model (a `femtofit` from [fit()]), a
+#'   `femtodelta` from [delta_method()], or a `femtoboot` from [bootstrap()]
+#'   (whose method gives the standard deviations of the bootstrap
+#'   estimates).
+#' @param type `"model"` (inverse observed information) or `"sandwich"`
+#'   (robust to misspecification); see [vcov.femtofit()].
 #' @param ... Unused.
 #' @return A named numeric vector: square roots of the diagonal of `vcov()`.
 #' @examples
@@ -11,13 +15,16 @@
 #' res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
 #'            params = c(mu = 0, log_sigma = 0))
 #' se(res)
+#' se(res, type = "sandwich")
 #' se(delta_method(res, function(mu, log_sigma) exp(log_sigma)))
 #' @export
 se <- function(object, ...) UseMethod("se")
 
 #' @rdname se
 #' @export
-se.femtofit <- function(object, ...) sqrt(diag(stats::vcov(object)))
+se.femtofit <- function(object, type = c("model", "sandwich"), ...) {
+  sqrt(diag(stats::vcov(object, type = match.arg(type))))
+}
 
 #' @rdname se
 #' @export
@@ -45,9 +52,23 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' Methods for fitted models
 #'
 #' The usual generics for a `femtofit` returned by [fit()]: estimates,
-#' covariance (inverse observed information), confidence intervals,
-#' log-likelihood with its degrees of freedom (so [AIC()] and [BIC()] work),
-#' number of observations, and a summary table.
+#' covariance (inverse observed information, or the sandwich), confidence
+#' intervals (Wald or profile), log-likelihood with its degrees of freedom (so
+#' [AIC()] and [BIC()] work), number of observations, and a summary table.
+#'
+#' `vcov(object, type = "sandwich")` is the Huber-White sandwich
+#' \eqn{V B V}: \eqn{V} the model covariance above (the bread) and
+#' \eqn{B = \sum_i s_i s_i'} the outer products of the per-observation
+#' scores \eqn{s_i}, the gradients of each observation's log-density at the
+#' estimate (the meat). It stays valid when the model is misspecified (the
+#' estimate then targets the distribution in the model closest to the
+#' data), where the model covariance does not; it is the "HC0" covariance of
+#' a regression. The scores come from the log-likelihood kernels, so the
+#' log-likelihood must be a sum of `loglik_*` kernels over the same
+#' observations (`loglik_normal(...) + loglik_poisson(...)` is fine;
+#' `2 * loglik_normal(...)`, a penalty that depends on the parameters, or a
+#' log-likelihood written with plain operations is an error). Fixed
+#' parameters keep their `NA` rows and columns.
 #'
 #' `confint()` gives Wald intervals (estimate \eqn{\pm} `qnorm` quantile
 #' times standard error) by default. With `method = "profile"` it gives
@@ -66,6 +87,7 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' get `NA` limits under either method.
 #'
 #' @param object,x A `femtofit` (or its summary).
+#' @param type For `vcov`: `"model"` (the default) or `"sandwich"`.
 #' @param parm Parameters (names or indices) for `confint`; all by default.
 #' @param level Confidence level.
 #' @param method For `confint`: `"wald"` or `"profile"`.
@@ -82,6 +104,12 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' confint(res, method = "profile")
 #' logLik(res); AIC(res); BIC(res); nobs(res)
 #' summary(res)
+#'
+#' # exponential data, normal model: the sandwich is robust to that
+#' y <- rexp(200)
+#' wrong <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), y),
+#'              params = c(mu = 0, log_sigma = 0))
+#' vcov(wrong, type = "sandwich")
 #' @name femtofit-methods
 NULL
 
@@ -91,7 +119,40 @@ coef.femtofit <- function(object, ...) object$coefficients
 
 #' @rdname femtofit-methods
 #' @export
-vcov.femtofit <- function(object, ...) object$vcov
+vcov.femtofit <- function(object, type = c("model", "sandwich"), ...) {
+  type <- match.arg(type)
+  if (type == "model") return(object$vcov)
+  if (length(object$transforms)) {
+    # scores are taken on the optimiser's scale; map the result back
+    working <- object$working
+    return(natural_vcov(vcov(working, type = "sandwich"), object$spec, unname(working$coefficients)))
+  }
+  free <- object$free
+  bread <- object$vcov[free, free, drop = FALSE]
+  meat <- crossprod(observation_scores(object, "vcov"))
+  sandwich <- bread %*% meat %*% bread
+  out <- object$vcov
+  out[free, free] <- (sandwich + t(sandwich)) / 2   # exactly symmetric
+  out
+}
+
+# The n x p matrix of per-observation scores of `object` at its estimate,
+# for its free parameters (the leaves record_loglik() returns are exactly
+# those), from the kernels of the log-likelihood.
+observation_scores <- function(object, caller) {
+  recorded <- record_loglik(object$spec, stats::coef(object)[object$free])
+  if (inherits(recorded, "condition")) {
+    stop(sprintf("%s: the log-likelihood function failed at the estimate: %s", caller,
+                 conditionMessage(recorded)), call. = FALSE)
+  }
+  scores <- fg_observation_scores(recorded$output, recorded$params)
+  if (inherits(scores, "extendr_error")) {
+    stop(sprintf("%s: sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels (%s)",
+                 caller, sub("^observation_scores: ", "", scores$value)), call. = FALSE)
+  }
+  colnames(scores) <- names(object$free)[object$free]
+  scores
+}
 
 #' @rdname femtofit-methods
 #' @export

@@ -201,7 +201,16 @@ working_spec <- function(spec) {
     values <- list(...)
     natural$invoke(Map(function(name, v) transform_forward(natural$transforms[[name]], v), names(values), values))
   }
-  fit_spec(loglik, params, spec$method, spec$control, fixed, spec$nobs)
+  fit_spec(loglik, params, spec$method, spec$control, fixed, spec$nobs, weights = spec$weights)
+}
+
+# A covariance of the working-scale parameters u mapped to the natural
+# scale at u: D V D with D = diag(d theta / d u) over the free parameters.
+natural_vcov <- function(vcov_u, spec, u) {
+  free <- spec$free
+  d <- map_parameters(spec, u, transform_derivative)[free]
+  vcov_u[free, free] <- vcov_u[free, free] * outer(d, d)
+  vcov_u
 }
 
 # Turns the working-scale femtofit into the natural-scale one: theta = T(u)
@@ -216,7 +225,7 @@ natural_femtofit <- function(working, spec) {
   coefficients[free] <- map_parameters(spec, u, transform_forward)[free]
   out <- working
   out$coefficients <- stats::setNames(coefficients, names(working$coefficients))
-  out$vcov[free, free] <- working$vcov[free, free] * outer(d, d)
+  out$vcov <- natural_vcov(working$vcov, spec, u)
   if (!is.null(working$hessian)) out$hessian <- working$hessian / outer(d, d)
   out$gradient <- working$gradient / d
   out$spec <- spec

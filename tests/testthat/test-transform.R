@@ -203,3 +203,18 @@ test_that("fits without transforms are unchanged and carry themselves as working
   expect_length(res$transforms, 0L)
   expect_null(res$working$working)
 })
+
+test_that("sandwich and bootstrap work on transformed fits, on the natural scale", {
+  set.seed(11)
+  y <- rexp(150)   # a normal model for exponential data: misspecified
+  on_log <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), y), params = c(mu = 0, log_sigma = 0))
+  natural <- fit(function(mu, sigma) loglik_normal(mu, sigma, y), params = c(mu = 0, sigma = 1),
+                 transform = list(sigma = "positive"))
+  robust_log <- se(on_log, type = "sandwich")
+  robust_nat <- se(natural, type = "sandwich")
+  expect_equal(robust_nat[["mu"]], robust_log[["mu"]], tolerance = 1e-7)
+  expect_equal(robust_nat[["sigma"]], coef(natural)[["sigma"]] * robust_log[["log_sigma"]], tolerance = 1e-7)
+  set.seed(3); b_nat <- bootstrap(natural, R = 20, progress = FALSE)
+  set.seed(3); b_log <- bootstrap(on_log, R = 20, progress = FALSE)
+  expect_equal(b_nat$t[, "sigma"], exp(b_log$t[, "log_sigma"]), tolerance = 1e-6)
+})

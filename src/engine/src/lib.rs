@@ -12,6 +12,7 @@ pub mod ops;
 pub mod optim;
 pub mod record;
 pub mod rule;
+pub mod scores;
 pub mod second_order;
 pub mod special;
 pub mod tensor;

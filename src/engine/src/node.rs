@@ -153,5 +153,14 @@ impl Drop for Node {
 /// (the largest, if several kernels see different data); `None` when no
 /// kernel is involved.
 pub fn observation_count(root: &Var) -> Option<usize> {
-    topological_order(root).iter().filter_map(|v| v.rule().and_then(|r| r.observations())).max()
+    kernel_observations(root).into_iter().map(|(_, n)| n).max()
+}
+
+/// Every log-likelihood kernel under `root` (each node once), with its
+/// name and number of observations, inputs before the nodes that use them.
+pub fn kernel_observations(root: &Var) -> Vec<(&'static str, usize)> {
+    topological_order(root)
+        .iter()
+        .filter_map(|v| v.rule().and_then(|r| r.observations().map(|n| (r.name(), n))))
+        .collect()
 }

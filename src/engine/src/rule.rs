@@ -49,6 +49,16 @@ pub trait Rule: Debug {
     fn observations(&self) -> Option<usize> {
         None
     }
+
+    /// For log-likelihood kernels: the forward tangents observation by
+    /// observation, an n x dirs batch whose (i, k) entry is the derivative
+    /// of observation i's (weighted) log-density along direction k,
+    ///   sum_a g_ia thetadot_a[i, k].
+    /// Summed over i it is `jvp`; with the identity as directions it is the
+    /// matrix of per-observation scores. `None` for every other operation.
+    fn observation_jvp(&self, _site: &Site, _tangents: &[Option<&Batch>], _dirs: usize) -> Option<Batch> {
+        None
+    }
 }
 
 /// An operation that is linear in its single input: y = L x. Its VJP is the

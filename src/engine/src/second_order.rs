@@ -79,17 +79,35 @@ fn forward_sweep(
     tangents
 }
 
-/// Value, gradient and H * directions of a scalar `root` with respect to
-/// `params`. `directions` is p x d; `None` means the identity (the full
-/// Hessian, d = p).
-pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<SecondOrder> {
-    let caller = if directions.is_some() { "hessian_vector" } else { "hessian" };
-    if !root.value().is_scalar() {
-        bail!("{caller}: the function must return a scalar, got {}", root.value().shape);
+/// The p x p identity: one direction per parameter element.
+fn identity(p: usize) -> Batch {
+    let mut eye = Batch::zeros(p, p);
+    for k in 0..p {
+        eye.col_mut(k)[k] = 1.0;
     }
+    eye
+}
+
+/// The graph of `root` after a forward sweep: its nodes in topological
+/// order, the position of each, and their tangents.
+pub(crate) struct Tangents {
+    pub order: Vec<Var>,
+    pub index: NodeMap<usize>,
+    /// Offset of each parameter (by node identity) in the parameter vector.
+    pub offsets: NodeMap<usize>,
+    pub tangents: Vec<Option<Batch>>,
+    /// Number of parameter elements.
+    pub p: usize,
+    /// Number of directions (p for the identity).
+    pub dirs: usize,
+}
+
+/// The forward sweep every second-order and forward-mode quantity starts
+/// from: checks the parameters and pushes `directions` (p x d; `None` is
+/// the identity) from them through the graph of `root`.
+pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<Tangents> {
     let (offsets, p) = parameter_offsets(caller, params)?;
-    let identity_directions = directions.is_none();
-    let identity;
+    let eye;
     let directions = match directions {
         Some(d) => {
             if d.rows != p {
@@ -98,18 +116,26 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
             d
         }
         None => {
-            let mut eye = Batch::zeros(p, p);
-            for k in 0..p {
-                eye.col_mut(k)[k] = 1.0;
-            }
-            identity = eye;
-            &identity
+            eye = identity(p);
+            &eye
         }
     };
-    let dirs = directions.dirs;
     let order = topological_order(root);
     let index = index_of(&order);
     let tangents = forward_sweep(&order, &offsets, directions);
+    Ok(Tangents { order, index, offsets, tangents, p, dirs: directions.dirs })
+}
+
+/// Value, gradient and H * directions of a scalar `root` with respect to
+/// `params`. `directions` is p x d; `None` means the identity (the full
+/// Hessian, d = p).
+pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<SecondOrder> {
+    let caller = if directions.is_some() { "hessian_vector" } else { "hessian" };
+    if !root.value().is_scalar() {
+        bail!("{caller}: the function must return a scalar, got {}", root.value().shape);
+    }
+    let identity_directions = directions.is_none();
+    let Tangents { order, index, offsets, tangents, p, dirs } = tangents(caller, root, params, directions)?;
 
     // Only nodes that depend on a parameter carry adjoints that matter.
     let mut adj: Vec<Option<Vec<f64>>> = vec![None; order.len()];
@@ -185,13 +211,7 @@ fn symmetrize(h: &mut Batch) {
 /// by forward mode: one tangent sweep with the identity as directions. The
 /// result is m x p, m = numel(root), column-major.
 pub fn jacobian(root: &Var, params: &[Var]) -> Result<Tensor> {
-    let (offsets, p) = parameter_offsets("jacobian", params)?;
-    let mut eye = Batch::zeros(p, p);
-    for k in 0..p {
-        eye.col_mut(k)[k] = 1.0;
-    }
-    let order = topological_order(root);
-    let mut tangents = forward_sweep(&order, &offsets, &eye);
+    let Tangents { mut tangents, p, .. } = tangents("jacobian", root, params, None)?;
     let m = root.value().numel();
     let data = tangents.pop().flatten().map(|b| b.data).unwrap_or_else(|| vec![0.0; m * p]);
     Tensor::new(Shape::matrix(m, p), data)

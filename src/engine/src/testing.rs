@@ -1,9 +1,12 @@
 //! The finite-difference harness every rule's tests use: first derivatives
-//! from backward() against central differences of the value, and the
-//! forward-over-reverse Hessian against central differences of the gradient.
+//! from backward() against central differences of the value, the
+//! forward-over-reverse Hessian against central differences of the gradient,
+//! and per-observation scores against central differences of each
+//! observation's log-density.
 
 use crate::backward::{backward, value_and_gradient};
 use crate::node::Var;
+use crate::scores::observation_scores;
 use crate::second_order::second_order;
 use crate::tensor::Tensor;
 
@@ -78,6 +81,37 @@ pub fn check(label: &str, f: &Builder<'_>, points: &[Tensor]) {
             assert!(close(exact, mirror, 1e-12), "{label}: H not symmetric at [{i},{j}]");
         }
         assert!(close(so.gradient[j], grad[j], 1e-12), "{label}: gradients of the two sweeps differ");
+    }
+}
+
+/// One observation's log-density as a function of the parameters: `obs(i,
+/// params)`, with the parameters as plain arrays.
+pub type Observation<'a> = dyn Fn(usize, &[Tensor]) -> f64 + 'a;
+
+/// Checks `observation_scores` of `f` at `points` against central
+/// differences of each observation's log-density `obs`, and that its rows
+/// add up to the gradient of `f`. `n` is the number of observations.
+pub fn check_scores(label: &str, f: &Builder<'_>, obs: &Observation<'_>, n: usize, points: &[Tensor]) {
+    let x0 = flatten(points);
+    let p = x0.len();
+    let h = 1e-6;
+    let params = leaves(points);
+    let root = f(&params);
+    let scores = observation_scores(&root, &params).unwrap();
+    assert_eq!(scores.shape.as_matrix(), (n, p), "{label}: scores have shape {}", scores.shape);
+    let grad = value_and_gradient(&root, &params).unwrap().1;
+    for k in 0..p {
+        let (mut up, mut down) = (x0.clone(), x0.clone());
+        up[k] += h;
+        down[k] -= h;
+        let (up, down) = (unflatten(points, &up), unflatten(points, &down));
+        let column = &scores.data[k * n..(k + 1) * n];
+        for (i, &exact) in column.iter().enumerate() {
+            let fd = (obs(i, &up) - obs(i, &down)) / (2.0 * h);
+            assert!(close(exact, fd, 1e-6), "{label}: score[{i},{k}] is {exact} but finite differences give {fd}");
+        }
+        let total: f64 = column.iter().sum();
+        assert!(close(total, grad[k], 1e-12), "{label}: scores in column {k} add up to {total}, not {}", grad[k]);
     }
 }
 

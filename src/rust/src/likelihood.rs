@@ -1,4 +1,5 @@
-//! Fused log-likelihood kernels and the optimiser behind fit(). The
+//! Fused log-likelihood kernels, the optimiser behind fit(), and what
+//! sandwich standard errors and the bootstrap ask of the kernels. The
 //! optimiser runs in the engine; it calls back into R only to record the
 //! log-likelihood at a new point.
 
@@ -7,21 +8,52 @@ use extendr_api::{Error, Result};
 use femtograd_engine::backward::value_and_gradient;
 use femtograd_engine::kernels::{record_kernel, KernelData};
 use femtograd_engine::linalg::inverse_spd;
-use femtograd_engine::node::observation_count;
+use femtograd_engine::node::{kernel_observations, observation_count};
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
+use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
 use femtograd_engine::Var;
 
 use crate::convert::{r_error, var_from_r, var_to_r, vars_from_r};
 
-// One kernel node; `size` is NULL except for the binomial.
+// One kernel node; `size` is NULL except for the binomial, `weights` NULL
+// except while the bootstrap refits.
 #[extendr]
-fn fg_kernel(name: &str, params: List, x: &[f64], size: Nullable<Vec<f64>>) -> Result<Robj> {
+fn fg_kernel(
+    name: &str,
+    params: List,
+    x: &[f64],
+    size: Nullable<Vec<f64>>,
+    weights: Nullable<Vec<f64>>,
+) -> Result<Robj> {
     let data = match size {
         Nullable::NotNull(s) => KernelData::with_size(x.to_vec(), s),
         Nullable::Null => KernelData::new(x.to_vec()),
     };
-    Ok(var_to_r(record_kernel(name, &vars_from_r(&params)?, data).map_err(r_error)?))
+    let weights = match weights {
+        Nullable::NotNull(w) => Some(w),
+        Nullable::Null => None,
+    };
+    Ok(var_to_r(record_kernel(name, &vars_from_r(&params)?, data.weighted(weights)).map_err(r_error)?))
+}
+
+// The n x p matrix of per-observation scores of a log-likelihood that is a
+// sum of kernels.
+#[extendr]
+fn fg_observation_scores(root: Robj, params: List) -> Result<Robj> {
+    let s = observation_scores(&var_from_r(&root)?, &vars_from_r(&params)?).map_err(r_error)?;
+    let (n, p) = s.shape.as_matrix();
+    Ok(RMatrix::new_matrix(n, p, |i, k| s.data[i + k * n]).into())
+}
+
+// The number of observations of each kernel under `root`, named by kernel.
+#[extendr]
+fn fg_kernel_observations(root: Robj) -> Result<Robj> {
+    let kernels = kernel_observations(&var_from_r(&root)?);
+    let mut counts: Robj = kernels.iter().map(|&(_, n)| n as f64).collect_robj();
+    let names: Vec<&str> = kernels.iter().map(|&(name, _)| name).collect();
+    counts.set_names(names)?;
+    Ok(counts)
 }
 
 // Inverse of a symmetric positive definite matrix (NULL if it is not).
@@ -146,6 +178,8 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
 extendr_module! {
     mod likelihood;
     fn fg_kernel;
+    fn fg_observation_scores;
+    fn fg_kernel_observations;
     fn fg_inverse_spd;
     fn fg_maximize;
 }

@@ -17,6 +17,16 @@
 //!   vjp:      thetabar_a     += ybar g_ia                 (summed over i when theta_a is a scalar)
 //!   jvp:      ydot            = sum_i sum_a g_ia thetadot_a
 //!   vjp_dot:  thetabar_dot_a += g_ia ybar_dot + ybar sum_b H_iab thetadot_b
+//! and, per observation rather than summed (the scores, for sandwich
+//! standard errors),
+//!   observation_jvp: ldot_i   = sum_a g_ia thetadot_a
+//!
+//! A kernel may carry non-negative observation weights w_i (the bootstrap
+//! resamples observations by giving them multinomial counts as weights):
+//! then l_i, g_i and H_i above are w_i times the unweighted ones, so the
+//! value, gradient, Hessian and scores are those of sum_i w_i l_i. An
+//! observation of weight 0 is skipped altogether: it contributes exactly
+//! nothing, even where its log-density is -Inf or its partials NaN.
 
 pub mod continuous;
 pub mod discrete;
@@ -25,6 +35,8 @@ pub mod saddle;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod weights_and_scores_tests;
 
 use std::fmt::Debug;
 
@@ -52,6 +64,18 @@ impl Partials<1> {
 impl Partials<2> {
     pub fn two(g: [f64; 2], h11: f64, h12: f64, h22: f64) -> Self {
         Partials { grad: g, hess: [[h11, h12], [h12, h22]] }
+    }
+}
+
+impl<const K: usize> Partials<K> {
+    fn zero() -> Self {
+        Partials { grad: [0.0; K], hess: [[0.0; K]; K] }
+    }
+
+    fn scaled(mut self, w: f64) -> Self {
+        self.grad.iter_mut().for_each(|g| *g *= w);
+        self.hess.iter_mut().flatten().for_each(|h| *h *= w);
+        self
     }
 }
 
@@ -85,15 +109,56 @@ pub trait Density<const K: usize>: Debug + 'static {
 #[derive(Debug)]
 pub struct Fused<D, const K: usize> {
     density: D,
+    /// One non-negative weight per observation; `None` is all ones.
+    weights: Option<Vec<f64>>,
 }
 
 impl<D: Density<K>, const K: usize> Fused<D, K> {
     pub fn new(density: D) -> Self {
-        Fused { density }
+        Fused { density, weights: None }
+    }
+
+    /// The same kernel with observation weights (`None`: unweighted), which
+    /// must be finite, non-negative and one per observation.
+    pub fn with_weights(self, weights: Option<Vec<f64>>) -> Result<Self> {
+        if let Some(w) = &weights {
+            let n = self.density.observations();
+            if w.len() != n {
+                bail!("{}: weights has length {} but {} has length {n}", D::NAME, w.len(), D::DATA);
+            }
+            if let Some(i) = w.iter().position(|&v| !(v.is_finite() && v >= 0.0)) {
+                bail!("{}: weights[{}] = {} is not a non-negative number", D::NAME, i + 1, show(w[i]));
+            }
+        }
+        Ok(Fused { weights, ..self })
     }
 
     pub fn density(&self) -> &D {
         &self.density
+    }
+
+    pub fn weights(&self) -> Option<&[f64]> {
+        self.weights.as_deref()
+    }
+
+    /// Weight of observation i (1 when unweighted).
+    #[inline]
+    fn weight(&self, i: usize) -> f64 {
+        self.weights.as_ref().map_or(1.0, |w| w[i])
+    }
+
+    /// The partials of observation i, times its weight; zero, without
+    /// evaluating them, when the weight is zero.
+    #[inline]
+    fn partials(&self, i: usize, theta: [f64; K], hessian: bool) -> Partials<K> {
+        let w = self.weight(i);
+        if w == 1.0 {
+            self.density.partials(i, theta, hessian)
+        } else if w == 0.0 {
+            Partials::zero()
+        } else {
+            self.density.partials(i, theta, hessian).scaled(w)
+        }
     }
 
     /// Checks the parameters' lengths; true where a parameter has one value
@@ -127,7 +192,7 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
     fn fill(&self, block: &mut Vec<Partials<K>>, inputs: &[&Tensor], per_obs: &[bool; K], start: usize, hessian: bool) {
         let end = (start + BLOCK).min(self.density.observations());
         block.clear();
-        block.extend((start..end).map(|i| self.density.partials(i, theta_at(inputs, per_obs, i), hessian)));
+        block.extend((start..end).map(|i| self.partials(i, theta_at(inputs, per_obs, i), hessian)));
     }
 }
 
@@ -168,7 +233,11 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         let per_obs = self.layout(inputs)?;
         let mut total = Compensated::default();
         for i in 0..self.density.observations() {
-            total.add(self.density.log_density(i, theta_at(inputs, &per_obs, i)));
+            let w = self.weight(i);
+            if w != 0.0 {
+                let l = self.density.log_density(i, theta_at(inputs, &per_obs, i));
+                total.add(if w == 1.0 { l } else { w * l });
+            }
         }
         Ok(Tensor::scalar(total.sum()))
     }
@@ -182,7 +251,7 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
             return bars;
         }
         for i in 0..self.density.observations() {
-            let g = self.density.partials(i, theta_at(site.inputs, &per_obs, i), false).grad;
+            let g = self.partials(i, theta_at(site.inputs, &per_obs, i), false).grad;
             for (a, bar) in bars.iter_mut().enumerate() {
                 if let Some(bar) = bar {
                     bar[position(per_obs[a], i)] += ybar * g[a];
@@ -267,6 +336,26 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
     fn observations(&self) -> Option<usize> {
         Some(self.density.observations())
     }
+
+    fn observation_jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
+        let n = self.density.observations();
+        let per_obs = per_observation::<K>(site.inputs);
+        let mut out = Batch::zeros(n, dirs);
+        let mut block = Vec::with_capacity(BLOCK.min(n));
+        for start in (0..n).step_by(BLOCK) {
+            self.fill(&mut block, site.inputs, &per_obs, start, false);
+            for (a, t) in tangents.iter().enumerate() {
+                let Some(t) = t else { continue };
+                for k in 0..dirs {
+                    let (t, col) = (t.col(k), out.col_mut(k));
+                    for (j, p) in block.iter().enumerate() {
+                        col[start + j] += p.grad[a] * t[position(per_obs[a], start + j)];
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
 }
 
 /// Neumaier's compensated sum: R adds up `sum(d...(log = TRUE))` in long
@@ -294,20 +383,26 @@ impl Compensated {
     }
 }
 
-/// The data a kernel is recorded with: observations `x` (or y), and for the
-/// binomial the number of trials `size` (length 1 or length of x).
+/// The data a kernel is recorded with: observations `x` (or y), for the
+/// binomial the number of trials `size` (length 1 or length of x), and
+/// optionally one non-negative weight per observation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KernelData {
     pub x: Vec<f64>,
     pub size: Option<Vec<f64>>,
+    pub weights: Option<Vec<f64>>,
 }
 
 impl KernelData {
     pub fn new(x: Vec<f64>) -> Self {
-        KernelData { x, size: None }
+        KernelData { x, size: None, weights: None }
     }
     pub fn with_size(x: Vec<f64>, size: Vec<f64>) -> Self {
-        KernelData { x, size: Some(size) }
+        KernelData { x, size: Some(size), weights: None }
+    }
+    /// The same data with observation weights (`None`: unweighted).
+    pub fn weighted(self, weights: Option<Vec<f64>>) -> Self {
+        KernelData { weights, ..self }
     }
 }
 
@@ -336,7 +431,8 @@ pub fn kernel_names() -> &'static [&'static str] {
 /// function takes them, and the data in `data`. Errors name the R function
 /// (`loglik_<name>`): a wrong number of parameters, data outside the
 /// support (with its 1-based index), or a parameter whose length is
-/// neither 1 nor the number of observations.
+/// neither 1 nor the number of observations; weights that are not one
+/// finite non-negative number per observation.
 pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var> {
     use continuous::*;
     use discrete::*;
@@ -344,37 +440,41 @@ pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var
     if !KERNEL_NAMES.contains(&name) {
         bail!("unknown log-likelihood kernel '{name}' (known: {})", KERNEL_NAMES.join(", "));
     }
-    let KernelData { x, size } = data;
+    let KernelData { x, size, weights } = data;
     if size.is_some() && name != "binomial" {
         bail!("loglik_{name}: size is only used by the binomial kernel");
     }
     match name {
-        "normal" => fused(params, || Normal::new(x)),
-        "exponential" => fused(params, || Exponential::new(x)),
-        "poisson" => fused(params, || Poisson::new(x)),
+        "normal" => fused(params, weights, || Normal::new(x)),
+        "exponential" => fused(params, weights, || Exponential::new(x)),
+        "poisson" => fused(params, weights, || Poisson::new(x)),
         "binomial" => {
             let Some(size) = size else { bail!("loglik_binomial: size (the number of trials) is missing") };
-            fused(params, || Binomial::new(x, size))
+            fused(params, weights, || Binomial::new(x, size))
         }
-        "bernoulli" => fused(params, || Bernoulli::new(x)),
-        "gamma" => fused(params, || Gamma::new(x)),
-        "beta" => fused(params, || Beta::new(x)),
-        "negbinom" => fused(params, || NegBinom::new(x)),
-        "weibull" => fused(params, || Weibull::new(x)),
-        "pareto" => fused(params, || Pareto::new(x)),
-        "bernoulli_logit" => fused(params, || BernoulliLogit::new(x)),
-        "poisson_log" => fused(params, || PoissonLog::new(x)),
+        "bernoulli" => fused(params, weights, || Bernoulli::new(x)),
+        "gamma" => fused(params, weights, || Gamma::new(x)),
+        "beta" => fused(params, weights, || Beta::new(x)),
+        "negbinom" => fused(params, weights, || NegBinom::new(x)),
+        "weibull" => fused(params, weights, || Weibull::new(x)),
+        "pareto" => fused(params, weights, || Pareto::new(x)),
+        "bernoulli_logit" => fused(params, weights, || BernoulliLogit::new(x)),
+        "poisson_log" => fused(params, weights, || PoissonLog::new(x)),
         _ => bail!("loglik_{name}: listed in kernel_names() but not implemented"),
     }
 }
 
 /// Checks the parameter count before `make` validates the data, so that a
-/// call with the wrong arguments is reported as such.
-fn fused<D: Density<K>, const K: usize>(params: &[Var], make: impl FnOnce() -> Result<D>) -> Result<Var> {
+/// call with the wrong arguments is reported as such; then the weights.
+fn fused<D: Density<K>, const K: usize>(
+    params: &[Var],
+    weights: Option<Vec<f64>>,
+    make: impl FnOnce() -> Result<D>,
+) -> Result<Var> {
     if params.len() != K {
         bail!("{}: needs {} ({}), got {}", D::NAME, count(K), D::PARAMS.join(", "), params.len());
     }
-    Var::apply(Box::new(Fused::new(make()?)), params.to_vec())
+    Var::apply(Box::new(Fused::new(make()?).with_weights(weights)?), params.to_vec())
 }
 
 /// A number as R prints it in a message (Inf, NaN; no trailing ".0").

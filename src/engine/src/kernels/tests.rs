@@ -18,17 +18,17 @@ use crate::tensor::Tensor;
 use crate::testing::{check, leaves, s, v};
 
 
-fn rel_close(a: f64, b: f64, tol: f64) -> bool {
+pub(super) fn rel_close(a: f64, b: f64, tol: f64) -> bool {
     a == b || (a - b).abs() <= tol * a.abs().max(b.abs())
 }
 
 /// The kernel as a function of its parameters, for the harness.
-fn kernel(name: &'static str, data: &KernelData) -> impl Fn(&[Var]) -> Var {
+pub(super) fn kernel(name: &'static str, data: &KernelData) -> impl Fn(&[Var]) -> Var {
     let data = data.clone();
     move |p: &[Var]| record_kernel(name, p, data.clone()).unwrap()
 }
 
-fn value(name: &str, data: &KernelData, params: &[Tensor]) -> f64 {
+pub(super) fn value(name: &str, data: &KernelData, params: &[Tensor]) -> f64 {
     let params: Vec<Var> = params.iter().cloned().map(Var::constant).collect();
     record_kernel(name, &params, data.clone()).unwrap().value().data[0]
 }
@@ -37,13 +37,13 @@ fn value(name: &str, data: &KernelData, params: &[Tensor]) -> f64 {
 
 /// log f(x; theta) for one observation, theta at that observation; `size`
 /// is only read by the binomial.
-type Closed = fn(theta: &[f64], x: f64, size: f64) -> f64;
+pub(super) type Closed = fn(theta: &[f64], x: f64, size: f64) -> f64;
 
 fn lchoose(n: f64, k: f64) -> f64 {
     ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
 }
 
-fn closed_form(name: &str) -> Closed {
+pub(super) fn closed_form(name: &str) -> Closed {
     match name {
         "normal" => |t, x, _| {
             let z = (x - t[0]) / t[1];
@@ -70,35 +70,35 @@ fn closed_form(name: &str) -> Closed {
     }
 }
 
+/// The closed-form log-density of observation i, with the parameters at i.
+pub(super) fn closed_observation(name: &str, data: &KernelData, params: &[Tensor], i: usize) -> f64 {
+    let at = |t: &Tensor| t.data[if t.numel() == 1 { 0 } else { i }];
+    let theta: Vec<f64> = params.iter().map(at).collect();
+    let size = data.size.as_ref().map_or(f64::NAN, |sz| sz[if sz.len() == 1 { 0 } else { i }]);
+    closed_form(name)(&theta, data.x[i], size)
+}
+
 fn closed_sum(name: &str, data: &KernelData, params: &[Tensor]) -> f64 {
-    let f = closed_form(name);
-    let at = |t: &Tensor, i: usize| t.data[if t.numel() == 1 { 0 } else { i }];
-    (0..data.x.len())
-        .map(|i| {
-            let theta: Vec<f64> = params.iter().map(|t| at(t, i)).collect();
-            let size = data.size.as_ref().map_or(f64::NAN, |sz| sz[if sz.len() == 1 { 0 } else { i }]);
-            f(&theta, data.x[i], size)
-        })
-        .sum()
+    (0..data.x.len()).map(|i| closed_observation(name, data, params, i)).sum()
 }
 
 // ---- the cases ----
 
-struct Case {
-    label: &'static str,
-    name: &'static str,
-    data: KernelData,
-    params: Vec<Tensor>,
+pub(super) struct Case {
+    pub(super) label: &'static str,
+    pub(super) name: &'static str,
+    pub(super) data: KernelData,
+    pub(super) params: Vec<Tensor>,
     /// sum(d<dist>(..., log = TRUE)) printed by R 4.2.2 with
     /// sprintf("%.17g") (the script is in the comment of `cases`).
-    r: f64,
+    pub(super) r: f64,
     /// Tolerance against the closed form: the written-out formulas lose
     /// digits to cancellation for large counts and shapes, which is why the
     /// kernels use saddle-point forms there; R is the reference then.
-    closed_tol: f64,
+    pub(super) closed_tol: f64,
     /// Whether to run the finite-difference check (not at huge counts,
     /// where differences of h = 1e-6 say nothing).
-    fd: bool,
+    pub(super) fd: bool,
 }
 
 fn case(label: &'static str, name: &'static str, data: KernelData, params: Vec<Tensor>, r: f64) -> Case {
@@ -123,7 +123,7 @@ fn loose(c: Case, closed_tol: f64) -> Case {
 /// (pareto, which base R lacks, as sum(log(a) + a*log(xm) - (a+1)*log(x));
 /// bernoulli_logit as dbinom(y, 1, plogis(eta)); poisson_log as
 /// dpois(y, exp(eta))).
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     let d = KernelData::new;
     let ds = KernelData::with_size;
     let x_norm = [1.2, -0.3, 2.5, 0.7, 1.9];
@@ -397,7 +397,7 @@ fn kernel_output_feeds_further_operations() {
 }
 
 /// An n x 2 design matrix, column-major, with an intercept.
-fn design(z: &[f64]) -> Tensor {
+pub(super) fn design(z: &[f64]) -> Tensor {
     let n = z.len();
     let mut data = vec![1.0; n];
     data.extend_from_slice(z);

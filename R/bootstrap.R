@@ -1,0 +1,184 @@
+# The nonparametric bootstrap: refit the model to resampled observations,
+# given to the kernels as multinomial counts (see with_kernel_weights()).
+
+#' Bootstrap a fitted model
+#'
+#' `bootstrap()` resamples the observations the log-likelihood kernels
+#' (`loglik_normal()`, `loglik_logistic()`, ...) of `fit` sum over, refits
+#' the model to each resample, and collects the estimates. A resample is
+#' drawn as multinomial counts, `w <- rmultinom(1, n, rep(1/n, n))`
+#' (observation i appears `w[i]` times), which the kernels use as weights:
+#' the refit maximises \eqn{\sum_i w_i \log f(x_i; \theta)}, exactly the
+#' log-likelihood of the resampled data, without copying any data. Each
+#' refit starts from the estimate of `fit`, so it takes few iterations.
+#' Draws come from R's random number generator: `set.seed()` makes the
+#' result reproducible.
+#'
+#' All the kernels the log-likelihood uses must see the same `n`
+#' observations (one row of data each); they are resampled together.
+#' Terms written with plain operations (a penalty, a prior) are kept as
+#' they are, so a log-likelihood written without kernels is not resampled.
+#' Fixed parameters are not estimated and are left out. A refit that fails
+#' or does not converge gives a row of `NA`s, and is counted in `failed`
+#' (with a warning).
+#'
+#' With `progress = TRUE` a progress bar is shown when the first few
+#' replicates suggest the whole run takes more than about 2 seconds.
+#'
+#' Intervals: `confint(type = "percentile")` takes the `(1 - level)/2` and
+#' `(1 + level)/2` quantiles of the bootstrap estimates;
+#' `type = "basic"` reflects them about the estimate,
+#' \eqn{(2\hat\theta - q_{1-\alpha/2}, 2\hat\theta - q_{\alpha/2})}. Quantiles
+#' are `quantile(type = 6)`, which places the k-th smallest of R estimates
+#' at probability k / (R + 1): with R = 999 the 95% limits are the 25th and
+#' 975th ordered estimates.
+#'
+#' @param fit A `femtofit` from [fit()].
+#' @param R Number of bootstrap replicates.
+#' @param type `"nonparametric"` (the only type for now): resampling of
+#'   observations.
+#' @param progress Show a progress bar for long runs.
+#' @param object,x A `femtoboot`.
+#' @param parm Parameters (names or indices) for `confint`; all by default.
+#' @param level Confidence level.
+#' @param digits Significant digits to print.
+#' @param ... Unused.
+#' @return `bootstrap()`: an object of class `femtoboot`, a list with `t`,
+#'   the R x p matrix of bootstrap estimates (one column per free
+#'   parameter; `NA` rows for failed refits), `t0`, the estimates of `fit`,
+#'   `R`, `failed` (the number of failed refits), `n` (observations
+#'   resampled), `type` and `call`. `confint()`: a matrix of lower and upper
+#'   limits; `se()`: the standard deviations of the bootstrap estimates;
+#'   `vcov()`: their covariance matrix (failed refits left out).
+#' @seealso [vcov.femtofit()] for sandwich standard errors, the other
+#'   covariance that is robust to misspecification.
+#' @examples
+#' set.seed(1)
+#' x <- rexp(100, rate = 2)
+#' res <- fit(function(rate) loglik_exponential(rate, x), params = c(rate = 1))
+#' boot <- bootstrap(res, R = 50)
+#' boot
+#' se(boot)
+#' confint(boot)
+#' confint(boot, type = "basic")
+#' @export
+bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interactive()) {
+  call <- match.call()
+  if (!inherits(fit, "femtofit")) stop("bootstrap: fit must be a femtofit returned by fit()", call. = FALSE)
+  if (!is.numeric(R) || length(R) != 1L || is.na(R) || R < 1 || R != round(R)) {
+    stop("bootstrap: R must be a positive whole number of replicates", call. = FALSE)
+  }
+  if (!identical(type, "nonparametric")) {
+    stop(sprintf("bootstrap: type must be \"nonparametric\", got %s", deparse(type)), call. = FALSE)
+  }
+  if (!is.logical(progress) || length(progress) != 1L || is.na(progress)) {
+    stop("bootstrap: progress must be TRUE or FALSE", call. = FALSE)
+  }
+  n <- resampled_observations(fit)
+  t0 <- stats::coef(fit)[fit$free]
+  estimates <- matrix(NA_real_, R, length(t0), dimnames = list(NULL, names(t0)))
+  failures <- character(0)
+  bar <- NULL
+  on.exit(if (!is.null(bar)) close(bar), add = TRUE)
+  started <- proc.time()[["elapsed"]]
+  decided <- FALSE
+  for (r in seq_len(R)) {
+    w <- as.vector(stats::rmultinom(1L, n, rep(1 / n, n)))
+    one <- bootstrap_refit(fit, w)
+    if (is.character(one)) failures <- c(failures, one) else estimates[r, ] <- one
+    if (!decided) {
+      # A few replicates tell how long the run takes; a bar only if it is long.
+      elapsed <- proc.time()[["elapsed"]] - started
+      if (r >= 3L || elapsed > 0.5) {
+        decided <- TRUE
+        if (progress && r < R && elapsed / r * R > 2) {
+          bar <- utils::txtProgressBar(min = 0, max = R, initial = r, style = 3)
+        }
+      }
+    } else if (!is.null(bar)) {
+      utils::setTxtProgressBar(bar, r)
+    }
+  }
+  if (length(failures)) {
+    warning(sprintf("bootstrap: %d of %d refits failed; their rows are NA (first failure: %s)",
+                    length(failures), R, failures[1]), call. = FALSE)
+  }
+  structure(list(t = estimates, t0 = t0, R = R, failed = length(failures), n = n, type = type, call = call),
+            class = "femtoboot")
+}
+
+# The number of observations the kernels of `fit` see, which must be the
+# same for all of them: the weights of a resample go to every kernel.
+resampled_observations <- function(fit) {
+  recorded <- record_loglik(fit$spec, working_start(fit$spec, stats::coef(fit)[fit$free]))
+  if (inherits(recorded, "condition")) {
+    stop(sprintf("bootstrap: the log-likelihood function failed at the estimate: %s",
+                 conditionMessage(recorded)), call. = FALSE)
+  }
+  counts <- rust(fg_kernel_observations(recorded$output))
+  if (length(counts) == 0L) {
+    stop("bootstrap: the log-likelihood uses no loglik_* kernels, so there are no observations to resample",
+         call. = FALSE)
+  }
+  if (length(unique(counts)) > 1L) {
+    stop(sprintf(paste("bootstrap: the kernels under the log-likelihood see different numbers of observations",
+                       "(%s); resampling needs every kernel to see the same observations"),
+                 paste(sprintf("%s: %d", names(counts), as.integer(counts)), collapse = ", ")), call. = FALSE)
+  }
+  if (counts[[1]] == 0) stop("bootstrap: the kernels have no observations to resample", call. = FALSE)
+  as.integer(counts[[1]])
+}
+
+# One replicate: the estimates of the free parameters refitted with
+# observation weights `w`, warm-started from the estimates of `fit`; or,
+# if the refit fails, why (a string).
+bootstrap_refit <- function(fit, w) {
+  res <- tryCatch(
+    withCallingHandlers(refit(fit, weights = w), warning = function(cond) invokeRestart("muffleWarning")),
+    error = function(e) conditionMessage(e))
+  if (is.character(res)) return(res)
+  if (!res$converged) return(sprintf("did not converge: %s", res$message))
+  stats::coef(res)[fit$free]
+}
+
+#' @rdname bootstrap
+#' @export
+print.femtoboot <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("Nonparametric bootstrap of a femtograd fit: %d resamples of %d observations", x$R, x$n))
+  if (x$failed > 0) cat(sprintf(" (%d failed)", x$failed))
+  cat("\n\n")
+  table <- cbind(original = x$t0, bias = colMeans(x$t, na.rm = TRUE) - x$t0, `std. error` = se(x))
+  print(table, digits = digits)
+  invisible(x)
+}
+
+#' @rdname bootstrap
+#' @export
+confint.femtoboot <- function(object, parm, level = 0.95, type = c("percentile", "basic"), ...) {
+  type <- match.arg(type)
+  labels <- colnames(object$t)
+  if (missing(parm)) parm <- labels
+  else if (is.numeric(parm)) parm <- labels[parm]
+  unknown <- setdiff(parm, labels)
+  if (length(unknown)) stop(sprintf("confint: unknown parameter(s): %s", paste(unknown, collapse = ", ")), call. = FALSE)
+  if (!is.numeric(level) || length(level) != 1L || !(level > 0 && level < 1)) {
+    stop("confint: level must be a number between 0 and 1", call. = FALSE)
+  }
+  alpha <- (1 - level) / 2
+  q <- vapply(parm, function(p) stats::quantile(object$t[, p], c(alpha, 1 - alpha), type = 6, na.rm = TRUE,
+                                                names = FALSE), numeric(2))
+  ci <- switch(type,
+               percentile = t(q),
+               basic = cbind(2 * object$t0[parm] - q[2, ], 2 * object$t0[parm] - q[1, ]))
+  dimnames(ci) <- list(parm, sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE,
+                                                     digits = 3)))
+  ci
+}
+
+#' @rdname bootstrap
+#' @export
+se.femtoboot <- function(object, ...) apply(object$t, 2L, stats::sd, na.rm = TRUE)
+
+#' @rdname bootstrap
+#' @export
+vcov.femtoboot <- function(object, ...) stats::cov(object$t, use = "complete.obs")
