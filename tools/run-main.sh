@@ -5,14 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash tools/install-deps.sh
-export FEMTOGRAD_TARGET_DIR="${FEMTOGRAD_TARGET_DIR:-$HOME/.cache/femtograd/target}"
-mkdir -p "$FEMTOGRAD_TARGET_DIR"
-# Cargo records this workspace's sources by relative path and judges them
-# by modification time, so a build from another checkout in the shared
-# target dir could pass for this one. Sources newer than any build there
-# make cargo rebuild the two femtograd crates (dependencies stay cached).
-find src/engine src/rust -name '*.rs' -exec touch {} +
+source tools/build-env.sh
 
 out="${FEMTOGRAD_OUT:-$PWD/femtograd-out}"
 mkdir -p "$out"
