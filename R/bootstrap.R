@@ -156,22 +156,15 @@ print.femtoboot <- function(x, digits = max(3L, getOption("digits") - 3L), ...) 
 #' @export
 confint.femtoboot <- function(object, parm, level = 0.95, type = c("percentile", "basic"), ...) {
   type <- match.arg(type)
-  labels <- colnames(object$t)
-  if (missing(parm)) parm <- labels
-  else if (is.numeric(parm)) parm <- labels[parm]
-  unknown <- setdiff(parm, labels)
-  if (length(unknown)) stop(sprintf("confint: unknown parameter(s): %s", paste(unknown, collapse = ", ")), call. = FALSE)
-  if (!is.numeric(level) || length(level) != 1L || !(level > 0 && level < 1)) {
-    stop("confint: level must be a number between 0 and 1", call. = FALSE)
-  }
+  check_level(level, "confint")
+  parm <- resolve_parm(if (missing(parm)) NULL else parm, colnames(object$t), "confint")
   alpha <- (1 - level) / 2
   q <- vapply(parm, function(p) stats::quantile(object$t[, p], c(alpha, 1 - alpha), type = 6, na.rm = TRUE,
                                                 names = FALSE), numeric(2))
   ci <- switch(type,
                percentile = t(q),
                basic = cbind(2 * object$t0[parm] - q[2, ], 2 * object$t0[parm] - q[1, ]))
-  dimnames(ci) <- list(parm, sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE,
-                                                     digits = 3)))
+  dimnames(ci) <- list(parm, interval_labels(level))
   ci
 }
 

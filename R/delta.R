@@ -146,15 +146,34 @@ check_level <- function(level, caller) {
 # Wald intervals est +- z * se for the elements `parm`.
 wald_confint <- function(est, s, parm, level, caller) {
   check_level(level, caller)
-  if (missing(parm) || is.null(parm)) parm <- names(est)
-  else if (is.numeric(parm)) parm <- names(est)[parm]
-  unknown <- setdiff(parm, names(est))
-  if (length(unknown)) stop(sprintf("%s: unknown parameter(s): %s", caller, paste(unknown, collapse = ", ")), call. = FALSE)
+  parm <- resolve_parm(parm, names(est), caller)
   alpha <- (1 - level) / 2
   z <- stats::qnorm(1 - alpha)
   ci <- cbind(est[parm] - z * s[parm], est[parm] + z * s[parm])
-  dimnames(ci) <- list(parm, sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE, digits = 3)))
+  dimnames(ci) <- list(parm, interval_labels(level))
   ci
+}
+
+# The parameter names `parm` (names or positions; NULL for all) refers to.
+resolve_parm <- function(parm, labels, caller) {
+  if (is.null(parm)) return(labels)
+  if (is.numeric(parm)) {
+    bad <- parm[parm < 1 | parm > length(labels) | parm != round(parm)]
+    if (length(bad)) {
+      stop(sprintf("%s: parameter index %s out of range (there are %d parameters)", caller,
+                   paste(bad, collapse = ", "), length(labels)), call. = FALSE)
+    }
+    return(labels[parm])
+  }
+  unknown <- setdiff(parm, labels)
+  if (length(unknown)) stop(sprintf("%s: unknown parameter(s): %s", caller, paste(unknown, collapse = ", ")), call. = FALSE)
+  parm
+}
+
+# Column names of a confidence interval matrix, as stats::confint makes them.
+interval_labels <- function(level) {
+  alpha <- (1 - level) / 2
+  sprintf("%s %%", format(100 * c(alpha, 1 - alpha), trim = TRUE, scientific = FALSE, digits = 3))
 }
 
 #' @rdname delta_method

@@ -87,7 +87,8 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' get `NA` limits under either method.
 #'
 #' @param object,x A `femtofit` (or its summary).
-#' @param type For `vcov`: `"model"` (the default) or `"sandwich"`.
+#' @param type For `vcov`, `confint` (Wald) and `summary`: standard errors
+#'   from the `"model"` (the default) or the `"sandwich"`.
 #' @param parm Parameters (names or indices) for `confint`; all by default.
 #' @param level Confidence level.
 #' @param method For `confint`: `"wald"` or `"profile"`.
@@ -129,7 +130,9 @@ vcov.femtofit <- function(object, type = c("model", "sandwich"), ...) {
   }
   free <- object$free
   bread <- object$vcov[free, free, drop = FALSE]
-  meat <- crossprod(observation_scores(object, "vcov"))
+  # scores first: an error inside crossprod()'s S4 dispatch would be garbled
+  scores <- observation_scores(object, "vcov")
+  meat <- crossprod(scores)
   sandwich <- bread %*% meat %*% bread
   out <- object$vcov
   out[free, free] <- (sandwich + t(sandwich)) / 2   # exactly symmetric
@@ -156,10 +159,17 @@ observation_scores <- function(object, caller) {
 
 #' @rdname femtofit-methods
 #' @export
-confint.femtofit <- function(object, parm, level = 0.95, method = c("wald", "profile"), ...) {
+confint.femtofit <- function(object, parm, level = 0.95, method = c("wald", "profile"),
+                             type = c("model", "sandwich"), ...) {
   method <- match.arg(method)
+  type <- match.arg(type)
+  if (method == "profile" && type == "sandwich") {
+    stop("confint: type = \"sandwich\" applies to Wald intervals; profile intervals come from the likelihood itself",
+         call. = FALSE)
+  }
   # The Wald interval also validates parm and level for the profile one.
-  wald <- wald_confint(stats::coef(object), se(object), if (missing(parm)) NULL else parm, level, "confint")
+  wald <- wald_confint(stats::coef(object), se(object, type = type), if (missing(parm)) NULL else parm, level,
+                       "confint")
   if (method == "wald") return(wald)
   ci <- confint_profile(object, rownames(wald), level)   # profile.R
   dimnames(ci) <- dimnames(wald)
@@ -190,15 +200,16 @@ print.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
 
 #' @rdname femtofit-methods
 #' @export
-summary.femtofit <- function(object, ...) {
+summary.femtofit <- function(object, type = c("model", "sandwich"), ...) {
+  type <- match.arg(type)
   est <- stats::coef(object)
-  s <- se(object)
+  s <- se(object, type = type)
   z <- est / s
   table <- cbind(Estimate = est, `Std. Error` = s, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
   structure(list(coefficients = table, loglik = object$loglik, aic = stats::AIC(object),
                  df = sum(object$free), nobs = object$nobs, iterations = object$iterations,
                  converged = object$converged, message = object$message, method = object$method,
-                 transforms = object$transforms, call = object$call),
+                 transforms = object$transforms, se_type = type, call = object$call),
             class = "summary.femtofit")
 }
 
@@ -207,6 +218,7 @@ summary.femtofit <- function(object, ...) {
 print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("Maximum-likelihood fit by femtograd\n\nCall:\n", paste(deparse(x$call), collapse = "\n"), "\n\n", sep = "")
   stats::printCoefmat(x$coefficients, digits = digits, P.values = TRUE, has.Pvalue = TRUE)
+  if (identical(x$se_type, "sandwich")) cat("Standard errors: sandwich (robust to misspecification)\n")
   cat(sprintf("\nLog-likelihood: %s on %d parameter%s;  AIC: %s",
               format(x$loglik, digits = digits), x$df, if (x$df == 1L) "" else "s",
               format(x$aic, digits = digits)))

@@ -101,7 +101,13 @@ test_that("sandwich standard errors need a sum of kernels over the same observat
   doubled <- fit(function(mu, log_sigma) 2 * loglik_normal(mu, exp(log_sigma), x),
                  params = c(mu = 0, log_sigma = 0))
   expect_error(vcov(doubled, type = "sandwich"), msg, fixed = TRUE)
-  expect_error(vcov(doubled, type = "sandwich"), "'*' between the log-likelihood", fixed = TRUE)
+  expect_error(vcov(doubled, type = "sandwich"), "passes through '*' on its way to the log-likelihood", fixed = TRUE)
+  # the error is raised as itself, not from inside crossprod's S4 dispatch
+  expect_error(vcov(doubled, type = "sandwich"), "^vcov: sandwich")
+  shifted <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x) - 5,
+                 params = c(mu = 0, log_sigma = 0))
+  expect_equal(vcov(shifted, type = "sandwich"), vcov(fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
+                                                         params = c(mu = 0, log_sigma = 0)), type = "sandwich"))
   expect_error(se(doubled, type = "sandwich"), msg, fixed = TRUE)
   plain <- fit(function(mu, log_sigma) sum(dnorm_plain(x, mu, exp(log_sigma))), params = c(mu = 0, log_sigma = 0))
   expect_error(vcov(plain, type = "sandwich"), msg, fixed = TRUE)
@@ -114,4 +120,17 @@ test_that("sandwich standard errors need a sum of kernels over the same observat
   expect_error(vcov(two_samples, type = "sandwich"), "different numbers of observations", fixed = TRUE)
   # The model covariance of all of them is still there.
   expect_false(anyNA(vcov(two_samples)))
+})
+
+test_that("confint and summary take type = \"sandwich\" for their standard errors", {
+  set.seed(4)
+  y <- rexp(120)
+  res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), y), params = c(mu = 0, log_sigma = 0))
+  robust <- se(res, type = "sandwich")
+  ci <- confint(res, type = "sandwich")
+  expect_equal(unname(ci[, 2] - ci[, 1]), unname(2 * qnorm(0.975) * robust))
+  expect_equal(summary(res, type = "sandwich")$coefficients[, "Std. Error"], robust)
+  expect_output(print(summary(res, type = "sandwich")), "Standard errors: sandwich")
+  expect_error(confint(res, method = "profile", type = "sandwich"), "applies to Wald intervals")
+  expect_error(confint(res, 5), "confint: parameter index 5 out of range \\(there are 2 parameters\\)")
 })

@@ -5,8 +5,8 @@
 //! A graph knows only its total; the observations live inside the
 //! log-likelihood kernels. So the log-likelihood must be a sum of kernel
 //! nodes: from the root down, every node that depends on the parameters
-//! must be a `+` (or a `sum` of a single number, which is how R's
-//! `sum(a, b)` arrives) until a kernel is reached. Each kernel then gives
+//! must be a `+`, a `-` of a constant, or a `sum` of a single number
+//! (which is how R's `sum(a, b)` arrives) until a kernel is reached. Each kernel then gives
 //! its per-observation tangents (`Rule::observation_jvp`) from the same
 //! forward sweep the Hessian starts from, with the identity as directions:
 //! an n x p matrix whose row i is observation i's score. Kernels over the
@@ -23,11 +23,12 @@ use crate::{bail, Result};
 
 const CALLER: &str = "observation_scores";
 
-/// Nodes the scores pass through unchanged: `a + b`, and `sum(x)` of a
-/// single number.
-fn passes_sum(node: &Var) -> bool {
+/// Nodes the scores pass through unchanged: `a + b`, `a - c` with `c` not
+/// depending on the parameters, and `sum(x)` of a single number.
+fn passes_sum(node: &Var, depends: impl Fn(&Var) -> bool) -> bool {
     match node.rule().map(|r| r.name()) {
         Some("+") => true,
+        Some("-") => node.inputs().len() == 2 && !depends(&node.inputs()[1]),
         Some("sum") => node.inputs()[0].value().numel() == 1,
         _ => false,
     }
@@ -59,7 +60,7 @@ pub fn observation_scores(root: &Var, params: &[Var]) -> Result<Tensor> {
         let Some(rule) = node.rule() else {
             bail!("{CALLER}: a parameter is added to the log-likelihood directly");
         };
-        if passes_sum(node) {
+        if passes_sum(node, |v| tangents[index[&v.id()]].is_some()) {
             for input in node.inputs() {
                 times[index[&input.id()]] += times[pos];
             }
@@ -70,7 +71,11 @@ pub fn observation_scores(root: &Var, params: &[Var]) -> Result<Tensor> {
             node.inputs().iter().map(|v| tangents[index[&v.id()]].as_ref()).collect();
         let site = Site { inputs: &inputs, output: node.value() };
         let Some(mut own) = rule.observation_jvp(&site, &input_tangents, dirs) else {
-            bail!("{CALLER}: '{}' between the log-likelihood and its kernels depends on the parameters", rule.name());
+            bail!(
+                "{CALLER}: the kernels' sum passes through '{}' on its way to the log-likelihood; \
+                 scores need a plain sum of kernels (constants may be added or subtracted)",
+                rule.name()
+            );
         };
         if times[pos] != 1.0 {
             own.data.iter_mut().for_each(|s| *s *= times[pos]);

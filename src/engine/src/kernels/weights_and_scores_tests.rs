@@ -277,15 +277,20 @@ fn scores_need_a_sum_of_kernels_over_the_same_observations() {
     let doubled = record::binary("*", &Var::constant(s(2.0)), &ll).unwrap();
     assert_eq!(
         score_error(&doubled, &p),
-        "observation_scores: '*' between the log-likelihood and its kernels depends on the parameters"
+        "observation_scores: the kernels' sum passes through '*' on its way to the log-likelihood; \
+         scores need a plain sum of kernels (constants may be added or subtracted)"
     );
+    // Subtracting a constant leaves the scores as they are.
+    let shifted = record::binary("-", &ll, &Var::constant(s(5.0))).unwrap();
+    assert_eq!(scores_of(&shifted, &p).data, scores_of(&ll, &p).data);
 
     // A log-likelihood written without kernels: sum of elementwise terms.
     let diff = record::binary("-", &Var::constant(v(&[1.0, 2.0])), &p[0]).unwrap();
     let plain = record::sum(&record::binary("*", &diff, &diff).unwrap()).unwrap();
     assert_eq!(
         score_error(&plain, &p),
-        "observation_scores: 'sum' between the log-likelihood and its kernels depends on the parameters"
+        "observation_scores: the kernels' sum passes through 'sum' on its way to the log-likelihood; \
+         scores need a plain sum of kernels (constants may be added or subtracted)"
     );
 
     let penalised = record::binary("+", &ll, &p[0]).unwrap();
