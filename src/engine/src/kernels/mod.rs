@@ -34,11 +34,16 @@ pub mod regression;
 pub mod saddle;
 
 #[cfg(test)]
+mod sweep_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod weights_and_scores_tests;
 
+use std::cell::RefCell;
 use std::fmt::Debug;
+use std::ops::Add;
+use std::rc::Rc;
 
 use crate::batch::Batch;
 use crate::node::Var;
@@ -79,6 +84,20 @@ impl<const K: usize> Partials<K> {
     }
 }
 
+impl<const K: usize> Add for Partials<K> {
+    type Output = Self;
+    #[inline]
+    fn add(mut self, other: Self) -> Self {
+        for a in 0..K {
+            self.grad[a] += other.grad[a];
+            for b in 0..K {
+                self.hess[a][b] += other.hess[a][b];
+            }
+        }
+        self
+    }
+}
+
 /// The per-observation log-density of a distribution with K parameters.
 /// The data (and constants derived from them) live in the implementing
 /// struct; the parameters arrive as their values at observation i.
@@ -111,11 +130,94 @@ pub struct Fused<D, const K: usize> {
     density: D,
     /// One non-negative weight per observation; `None` is all ones.
     weights: Option<Vec<f64>>,
+    /// Partials already computed. A recorded node's inputs never change, so
+    /// neither do its partials: the three sweeps of a Hessian (jvp, vjp,
+    /// vjp_dot) evaluate them once instead of three times.
+    cache: RefCell<Cache<K>>,
+}
+
+/// What `Fused` keeps between sweeps.
+#[derive(Debug)]
+struct Cache<const K: usize> {
+    /// When every parameter is a scalar: the partials summed over the
+    /// observations, which is all any sweep needs then (K + K^2 numbers,
+    /// kept for the node's lifetime). The flag says whether the second
+    /// partials are in the sum (a gradient alone does not need them).
+    sums: Option<(Partials<K>, bool)>,
+    /// When some parameter has one value per observation: the partials of
+    /// every observation, with second partials. Filled by `jvp` (the start
+    /// of a second-order sweep) when it is no larger than the tangents the
+    /// sweep carries anyway, dropped by `vjp_dot` (the sweep's end). Without
+    /// it, each sweep computes the partials again, block by block.
+    table: Option<Rc<Table<K>>>,
+}
+
+impl<const K: usize> Default for Cache<K> {
+    fn default() -> Self {
+        Cache { sums: None, table: None }
+    }
+}
+
+/// The partials of consecutive observations, one column per partial (so
+/// that the loops over observations run over contiguous slices): of all
+/// observations, or of one block.
+#[derive(Debug)]
+struct Table<const K: usize> {
+    grad: [Vec<f64>; K],
+    /// H_ab in `hess[a][b]` for a <= b (empty for a > b, and when built
+    /// without second partials).
+    hess: [[Vec<f64>; K]; K],
+}
+
+/// Number of columns of a table with second partials.
+const fn table_columns(k: usize) -> usize {
+    k + k * (k + 1) / 2
+}
+
+/// Rows start..end of a table.
+struct Rows<'a, const K: usize> {
+    grad: [&'a [f64]; K],
+    hess: [[&'a [f64]; K]; K],
+}
+
+impl<const K: usize> Rows<'_, K> {
+    /// H_ab, either order.
+    #[inline]
+    fn hess(&self, a: usize, b: usize) -> &[f64] {
+        if a <= b {
+            self.hess[a][b]
+        } else {
+            self.hess[b][a]
+        }
+    }
+}
+
+impl<const K: usize> Table<K> {
+    fn zeros(len: usize, hessian: bool) -> Self {
+        Table {
+            grad: std::array::from_fn(|_| vec![0.0; len]),
+            hess: std::array::from_fn(|a| std::array::from_fn(|b| if hessian && a <= b { vec![0.0; len] } else { Vec::new() })),
+        }
+    }
+
+    fn rows(&self, start: usize, end: usize) -> Rows<'_, K> {
+        fn slice(v: &[f64], start: usize, end: usize) -> &[f64] {
+            if v.is_empty() {
+                v
+            } else {
+                &v[start..end]
+            }
+        }
+        Rows {
+            grad: std::array::from_fn(|a| &self.grad[a][start..end]),
+            hess: std::array::from_fn(|a| std::array::from_fn(|b| slice(&self.hess[a][b], start, end))),
+        }
+    }
 }
 
 impl<D: Density<K>, const K: usize> Fused<D, K> {
     pub fn new(density: D) -> Self {
-        Fused { density, weights: None }
+        Fused { density, weights: None, cache: RefCell::new(Cache::default()) }
     }
 
     /// The same kernel with observation weights (`None`: unweighted), which
@@ -149,7 +251,7 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
 
     /// The partials of observation i, times its weight; zero, without
     /// evaluating them, when the weight is zero.
-    #[inline]
+    #[inline(always)]
     fn partials(&self, i: usize, theta: [f64; K], hessian: bool) -> Partials<K> {
         let w = self.weight(i);
         if w == 1.0 {
@@ -185,15 +287,162 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
 /// direction, column by column, so that the n x dirs tangents and adjoints
 /// are read and written in order (one observation at a time across all
 /// directions would stride through memory), while the buffer stays small.
+/// Sums over the observations are also formed block by block (a sum per
+/// block, then the sum of those), which keeps their rounding error near
+/// (BLOCK + n / BLOCK) rather than n machine epsilons.
 const BLOCK: usize = 512;
 
+/// Independent running sums within a block: one running sum waits for the
+/// previous addition to finish at every observation; several interleave.
+const LANES: usize = 4;
+
 impl<D: Density<K>, const K: usize> Fused<D, K> {
-    /// The partials of observations start.. (at most BLOCK of them) into `block`.
-    fn fill(&self, block: &mut Vec<Partials<K>>, inputs: &[&Tensor], per_obs: &[bool; K], start: usize, hessian: bool) {
-        let end = (start + BLOCK).min(self.density.observations());
-        block.clear();
-        block.extend((start..end).map(|i| self.partials(i, theta_at(inputs, per_obs, i), hessian)));
+    /// The partials of observations start..end into rows 0..end-start of `table`.
+    fn fill(&self, table: &mut Table<K>, inputs: &[&Tensor], per_obs: &[bool; K], start: usize, end: usize, hessian: bool) {
+        for (row, i) in (start..end).enumerate() {
+            let p = self.partials(i, theta_at(inputs, per_obs, i), hessian);
+            for a in 0..K {
+                table.grad[a][row] = p.grad[a];
+                if hessian {
+                    for b in a..K {
+                        table.hess[a][b][row] = p.hess[a][b];
+                    }
+                }
+            }
+        }
     }
+
+    /// Calls `f(start, rows)` for each block of observations, in order, with
+    /// their partials: slices of `table` if given, otherwise computed into a
+    /// buffer one block at a time.
+    fn blocks(
+        &self,
+        table: Option<&Table<K>>,
+        inputs: &[&Tensor],
+        per_obs: &[bool; K],
+        hessian: bool,
+        mut f: impl FnMut(usize, &Rows<'_, K>),
+    ) {
+        let n = self.density.observations();
+        let mut buffer = None;
+        for start in (0..n).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n);
+            match table {
+                Some(table) => f(start, &table.rows(start, end)),
+                None => {
+                    let buffer = buffer.get_or_insert_with(|| Table::zeros(BLOCK.min(n), hessian));
+                    self.fill(buffer, inputs, per_obs, start, end, hessian);
+                    f(start, &buffer.rows(0, end - start));
+                }
+            }
+        }
+    }
+
+    /// The cached table (with second partials) if there is one.
+    fn table(&self) -> Option<Rc<Table<K>>> {
+        self.cache.borrow().table.clone()
+    }
+
+    /// The (weighted) log-density of observation i; 0, without evaluating
+    /// it, when the weight is zero.
+    #[inline(always)]
+    fn weighted_log_density(&self, i: usize, theta: [f64; K]) -> f64 {
+        let w = self.weight(i);
+        if w == 1.0 {
+            self.density.log_density(i, theta)
+        } else if w == 0.0 {
+            0.0
+        } else {
+            w * self.density.log_density(i, theta)
+        }
+    }
+
+    /// The partials summed over all observations, every parameter being the
+    /// scalar `theta`: from the cache if it holds them (with the second
+    /// partials when `hessian`), otherwise in one pass, then cached.
+    fn sums(&self, theta: [f64; K], hessian: bool) -> Partials<K> {
+        if let Some((sums, with_hessian)) = self.cache.borrow().sums {
+            if with_hessian || !hessian {
+                return sums;
+            }
+        }
+        let n = self.density.observations();
+        let mut total = Partials::zero();
+        for start in (0..n).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n);
+            // The unweighted loop calls the density directly, so that the
+            // compiler sees through it (and hoists what depends on theta only).
+            total = total
+                + match self.weights {
+                    None => sum_block(start, end, |i| self.density.partials(i, theta, hessian)),
+                    Some(_) => sum_block(start, end, |i| self.partials(i, theta, hessian)),
+                };
+        }
+        self.cache.borrow_mut().sums = Some((total, hessian));
+        total
+    }
+
+    /// The table of every observation's partials with second partials,
+    /// built and cached when a second-order sweep with `dirs` directions
+    /// starts, if it is no larger than the tangents that sweep carries (n x
+    /// dirs): it then saves computing the partials twice more (in vjp and
+    /// vjp_dot) at a memory cost the sweep pays anyway. A sweep with fewer
+    /// directions computes them again, block by block, without the n-row
+    /// buffers.
+    fn start_sweep(&self, inputs: &[&Tensor], per_obs: &[bool; K], dirs: usize) -> Option<Rc<Table<K>>> {
+        if let Some(table) = self.table() {
+            return Some(table);
+        }
+        if dirs < table_columns(K) {
+            return None;
+        }
+        let n = self.density.observations();
+        let mut table = Table::zeros(n, true);
+        self.fill(&mut table, inputs, per_obs, 0, n, true);
+        let table = Rc::new(table);
+        self.cache.borrow_mut().table = Some(Rc::clone(&table));
+        Some(table)
+    }
+}
+
+/// The sum of f(i) over start..end, in LANES interleaved running sums.
+#[inline]
+fn sum_block<const K: usize>(start: usize, end: usize, f: impl Fn(usize) -> Partials<K>) -> Partials<K> {
+    let mut lanes = [Partials::<K>::zero(); LANES];
+    let mut i = start;
+    while i + LANES <= end {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane = *lane + f(i + l);
+        }
+        i += LANES;
+    }
+    for (lane, j) in lanes.iter_mut().zip(i..end) {
+        *lane = *lane + f(j);
+    }
+    let [a, b, c, d] = lanes;
+    (a + b) + (c + d)
+}
+
+/// sum_i x_i y_i (sum_i x_i when `y` is `None`) over one block, in LANES
+/// interleaved running sums.
+#[inline]
+fn dot_block(x: &[f64], y: Option<&[f64]>) -> f64 {
+    let mut lanes = [0.0; LANES];
+    let term = |i: usize| match y {
+        Some(y) => x[i] * y[i],
+        None => x[i],
+    };
+    let mut i = 0;
+    while i + LANES <= x.len() {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane += term(i + l);
+        }
+        i += LANES;
+    }
+    for (lane, j) in lanes.iter_mut().zip(i..x.len()) {
+        *lane += term(j);
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
 /// Shapes were checked when the node was recorded; the sweeps only need to
@@ -231,15 +480,17 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let per_obs = self.layout(inputs)?;
-        let mut total = Compensated::default();
-        for i in 0..self.density.observations() {
-            let w = self.weight(i);
-            if w != 0.0 {
-                let l = self.density.log_density(i, theta_at(inputs, &per_obs, i));
-                total.add(if w == 1.0 { l } else { w * l });
+        let n = self.density.observations();
+        let total = if per_obs.contains(&true) {
+            compensated_sum(n, |i| self.weighted_log_density(i, theta_at(inputs, &per_obs, i)))
+        } else {
+            let theta = theta_at(inputs, &per_obs, 0);
+            match self.weights {
+                None => compensated_sum(n, |i| self.density.log_density(i, theta)),
+                Some(_) => compensated_sum(n, |i| self.weighted_log_density(i, theta)),
             }
-        }
-        Ok(Tensor::scalar(total.sum()))
+        };
+        Ok(Tensor::scalar(total))
     }
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
@@ -250,14 +501,28 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         if bars.iter().all(Option::is_none) {
             return bars;
         }
-        for i in 0..self.density.observations() {
-            let g = self.partials(i, theta_at(site.inputs, &per_obs, i), false).grad;
+        if !per_obs.contains(&true) {
+            let g = self.sums(theta_at(site.inputs, &per_obs, 0), false).grad;
             for (a, bar) in bars.iter_mut().enumerate() {
                 if let Some(bar) = bar {
-                    bar[position(per_obs[a], i)] += ybar * g[a];
+                    bar[0] += ybar * g[a];
                 }
             }
+            return bars;
         }
+        // Within a second-order sweep the table may be there already.
+        let table = self.table();
+        self.blocks(table.as_deref(), site.inputs, &per_obs, false, |start, rows| {
+            for (a, bar) in bars.iter_mut().enumerate() {
+                let Some(bar) = bar else { continue };
+                let g = rows.grad[a];
+                if per_obs[a] {
+                    bar[start..start + g.len()].iter_mut().zip(g).for_each(|(b, g)| *b += ybar * g);
+                } else {
+                    bar[0] += ybar * dot_block(g, None);
+                }
+            }
+        });
         bars
     }
 
@@ -267,21 +532,32 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         }
         let per_obs = per_observation::<K>(site.inputs);
         let mut out = Batch::zeros(1, dirs);
-        let mut block = Vec::with_capacity(BLOCK.min(self.density.observations()));
-        for start in (0..self.density.observations()).step_by(BLOCK) {
-            self.fill(&mut block, site.inputs, &per_obs, start, false);
+        // A forward sweep over a kernel is (nearly always) the start of a
+        // second-order one: compute the second partials now, with the first.
+        if !per_obs.contains(&true) {
+            let g = self.sums(theta_at(site.inputs, &per_obs, 0), true).grad;
             for (a, t) in tangents.iter().enumerate() {
                 let Some(t) = t else { continue };
                 for (k, o) in out.data.iter_mut().enumerate() {
-                    let t = t.col(k);
-                    *o += block
-                        .iter()
-                        .enumerate()
-                        .map(|(j, p)| p.grad[a] * t[position(per_obs[a], start + j)])
-                        .sum::<f64>();
+                    *o += g[a] * t.col(k)[0];
                 }
             }
+            return Some(out);
         }
+        let table = self.start_sweep(site.inputs, &per_obs, dirs);
+        self.blocks(table.as_deref(), site.inputs, &per_obs, false, |start, rows| {
+            for (a, t) in tangents.iter().enumerate() {
+                let Some(t) = t else { continue };
+                let g = rows.grad[a];
+                let g_sum = (!per_obs[a]).then(|| dot_block(g, None));
+                for (k, o) in out.data.iter_mut().enumerate() {
+                    *o += match g_sum {
+                        Some(g_sum) => g_sum * t.col(k)[0],
+                        None => dot_block(g, Some(&t.col(k)[start..start + g.len()])),
+                    };
+                }
+            }
+        });
         Some(out)
     }
 
@@ -301,35 +577,65 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         if outs.iter().all(Option::is_none) {
             return outs;
         }
-        let mut block = Vec::with_capacity(BLOCK.min(self.density.observations()));
-        for start in (0..self.density.observations()).step_by(BLOCK) {
-            self.fill(&mut block, site.inputs, &per_obs, start, true);
+        // Terms whose tangent is absent are skipped, not multiplied by zero:
+        // a partial may be NaN or infinite where the density is singular.
+        if !per_obs.contains(&true) {
+            let p = self.sums(theta_at(site.inputs, &per_obs, 0), true);
             for (a, out) in outs.iter_mut().enumerate() {
                 let Some(out) = out else { continue };
                 for k in 0..dirs {
-                    let ybar_dot = out_adj_dot.map(|yd| yd.data[k]);
-                    let t_cols: [Option<&[f64]>; K] = std::array::from_fn(|b| tangents[b].map(|t| t.col(k)));
+                    let mut curvature = 0.0;
+                    for (b, t) in tangents.iter().enumerate() {
+                        if let Some(t) = t {
+                            curvature += p.hess[a][b] * t.col(k)[0];
+                        }
+                    }
+                    let mut v = ybar * curvature;
+                    if let Some(yd) = out_adj_dot {
+                        v += p.grad[a] * yd.data[k];
+                    }
+                    out.col_mut(k)[0] += v;
+                }
+            }
+            return outs;
+        }
+        let table = self.table();
+        let mut curvature = [0.0; BLOCK];
+        self.blocks(table.as_deref(), site.inputs, &per_obs, true, |start, rows| {
+            let len = rows.grad[0].len();
+            let curvature = &mut curvature[..len];
+            for (a, out) in outs.iter_mut().enumerate() {
+                let Some(out) = out else { continue };
+                let g = rows.grad[a];
+                for k in 0..dirs {
+                    // sum_b H_iab thetadot_b for the observations of the block.
+                    curvature.fill(0.0);
+                    for (b, t) in tangents.iter().enumerate() {
+                        let Some(t) = t else { continue };
+                        let (h, t) = (rows.hess(a, b), t.col(k));
+                        if per_obs[b] {
+                            curvature.iter_mut().zip(h).zip(&t[start..start + len]).for_each(|((c, h), t)| *c += h * t);
+                        } else {
+                            let t = t[0];
+                            curvature.iter_mut().zip(h).for_each(|(c, h)| *c += h * t);
+                        }
+                    }
                     let col = out.col_mut(k);
-                    for (j, p) in block.iter().enumerate() {
-                        let i = start + j;
-                        // Terms whose tangent is absent are skipped, not
-                        // multiplied by zero: a partial may be NaN or
-                        // infinite where the density is singular.
-                        let mut curvature = 0.0;
-                        for (b, t) in t_cols.iter().enumerate() {
-                            if let Some(t) = t {
-                                curvature += p.hess[a][b] * t[position(per_obs[b], i)];
-                            }
-                        }
-                        let mut v = ybar * curvature;
-                        if let Some(w) = ybar_dot {
-                            v += p.grad[a] * w;
-                        }
-                        col[position(per_obs[a], i)] += v;
+                    let ybar_dot = out_adj_dot.map(|yd| yd.data[k]);
+                    match (per_obs[a], ybar_dot) {
+                        (true, Some(w)) => col[start..start + len]
+                            .iter_mut()
+                            .zip(curvature.iter().zip(g))
+                            .for_each(|(c, (h, g))| *c += ybar * h + g * w),
+                        (true, None) => col[start..start + len].iter_mut().zip(curvature.iter()).for_each(|(c, h)| *c += ybar * h),
+                        (false, Some(w)) => curvature.iter().zip(g).for_each(|(h, g)| col[0] += ybar * h + g * w),
+                        (false, None) => curvature.iter().for_each(|h| col[0] += ybar * h),
                     }
                 }
             }
-        }
+        });
+        // The end of the second-order sweep that needed the table.
+        self.cache.borrow_mut().table = None;
         outs
     }
 
@@ -341,27 +647,61 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         let n = self.density.observations();
         let per_obs = per_observation::<K>(site.inputs);
         let mut out = Batch::zeros(n, dirs);
-        let mut block = Vec::with_capacity(BLOCK.min(n));
-        for start in (0..n).step_by(BLOCK) {
-            self.fill(&mut block, site.inputs, &per_obs, start, false);
+        let table = self.table();
+        self.blocks(table.as_deref(), site.inputs, &per_obs, false, |start, rows| {
             for (a, t) in tangents.iter().enumerate() {
                 let Some(t) = t else { continue };
+                let g = rows.grad[a];
                 for k in 0..dirs {
                     let (t, col) = (t.col(k), out.col_mut(k));
-                    for (j, p) in block.iter().enumerate() {
-                        col[start + j] += p.grad[a] * t[position(per_obs[a], start + j)];
+                    let col = &mut col[start..start + g.len()];
+                    if per_obs[a] {
+                        col.iter_mut().zip(g).zip(&t[start..start + g.len()]).for_each(|((c, g), t)| *c += g * t);
+                    } else {
+                        let t = t[0];
+                        col.iter_mut().zip(g).for_each(|(c, g)| *c += g * t);
                     }
                 }
             }
-        }
+        });
+        // The forward sweep this follows may have filled the table for a
+        // Hessian that is not coming: do not keep it with the graph.
+        self.cache.borrow_mut().table = None;
         Some(out)
+    }
+}
+
+/// sum_i f(i) for i in 0..n, in LANES interleaved compensated sums.
+fn compensated_sum(n: usize, f: impl Fn(usize) -> f64) -> f64 {
+    let mut lanes: [Compensated; LANES] = Default::default();
+    let mut i = 0;
+    while i + LANES <= n {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            lane.add(f(i + l));
+        }
+        i += LANES;
+    }
+    for (lane, j) in lanes.iter_mut().zip(i..n) {
+        lane.add(f(j));
+    }
+    if lanes.iter().all(|l| l.plain.is_finite()) {
+        let mut total = Compensated::default();
+        for lane in &lanes {
+            total.add(lane.plain);
+            total.add(lane.compensation);
+        }
+        total.sum()
+    } else {
+        // Infinities (or NaN): the compensations are meaningless; the plain
+        // sums carry the answer, as in `Compensated::sum`.
+        lanes.iter().map(|l| l.plain).sum()
     }
 }
 
 /// Neumaier's compensated sum: R adds up `sum(d...(log = TRUE))` in long
 /// double, so a plain double sum over a million terms could differ from it
 /// in the 12th digit.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Compensated {
     plain: f64,
     compensation: f64,
