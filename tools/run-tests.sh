@@ -18,7 +18,7 @@ mkdir -p "$FEMTOGRAD_TARGET_DIR"
 find src/engine src/rust -name '*.rs' -exec touch {} +
 
 echo "== cargo test (engine)"
-# --release into the same target dir as the R build: faer and ndarray are
+# --release into the same target dir as the R build: faer is
 # compiled once for both.
 cargo test --locked --release -p femtograd-engine --target-dir "$FEMTOGRAD_TARGET_DIR"
 

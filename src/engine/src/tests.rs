@@ -122,6 +122,52 @@ fn quadratic_form_has_hessian_a_plus_a_transpose() {
 }
 
 #[test]
+fn matrix_product_tangents_along_unit_directions_are_columns_of_a() {
+    // A leaf's tangents are columns of the identity, for which %*% copies
+    // columns of A instead of multiplying; other directions take the
+    // general product. Both must give A Bdot.
+    let a = m(4, 3, &[1.0, -0.5, 2.0, 0.3, 1.1, -1.4, 0.7, 2.5, -3.0, 0.2, 0.9, -1.1]);
+    let a_var = Var::constant(a.clone());
+    // B a vector (the regression case, with a second leaf whose directions
+    // are zero for B) and B a matrix (unit directions at (row, column)).
+    for b in [v(&[0.4, 1.2, -0.8]), m(3, 2, &[0.4, 1.2, -0.8, 0.6, -0.1, 2.0])] {
+        let params = leaves(&[b.clone(), s(0.5)]);
+        let c = record::matmul(&a_var, &params[0]).unwrap();
+        let j = jacobian(&c, &params).unwrap();
+        let (k, n) = b.shape.as_matrix();
+        let rows = 4 * n;
+        assert_eq!(j.shape, Shape::matrix(rows, k * n + 1));
+        for q in 0..k * n {
+            let (row_b, col_b) = (q % k, q / k);
+            for r in 0..rows {
+                let (row_c, col_c) = (r % 4, r / 4);
+                let want = if col_c == col_b { a.data[row_c + 4 * row_b] } else { 0.0 };
+                assert_eq!(j.data[r + q * rows], want, "d C[{row_c},{col_c}] / d B[{row_b},{col_b}]");
+            }
+        }
+        assert!(j.data[k * n * rows..].iter().all(|&x| x == 0.0));
+        // Directions that are not unit vectors: H D = (H e1) * 2 + (H e2) * -1
+        // for the scalar sum(C^2), through the general product.
+        let f = |p: &[Var]| {
+            let c = record::matmul(&a_var, &p[0]).unwrap();
+            sum(record::binary("*", &c, &c).unwrap())
+        };
+        let params = leaves(&[b.clone()]);
+        let full = second_order(&f(&params), &params, None).unwrap().hessian_times;
+        let mut dir = vec![0.0; k * n];
+        dir[0] = 2.0;
+        dir[1] = -1.0;
+        let hd = second_order(&f(&params), &params, Some(&crate::batch::Batch::from_data(k * n, 1, dir)))
+            .unwrap()
+            .hessian_times;
+        for i in 0..k * n {
+            let want = 2.0 * full.col(0)[i] - full.col(1)[i];
+            assert!((hd.data[i] - want).abs() <= 1e-12 * want.abs().max(1.0));
+        }
+    }
+}
+
+#[test]
 fn jacobian_of_elementwise_map_is_diagonal() {
     let params = leaves(&[v(&[0.5, 1.5])]);
     let y = record::unary("exp", &params[0]).unwrap();
