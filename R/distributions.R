@@ -53,7 +53,7 @@ kernel <- function(name, params, x, size = NULL) {
   any_value <- any(vapply(params, is_value, logical(1)))
   nodes <- lapply(params, as_node, caller = caller)
   weights <- kernel_weights$current
-  out <- wrap_node(fg_kernel(name, nodes, as.double(x), if (is.null(size)) NULL else as.double(size),
+  out <- wrap_node(fg_kernel(name, nodes, as_doubles(x), if (is.null(size)) NULL else as.double(size),
                              if (is.null(weights)) NULL else as.double(weights)))
   if (any_value) out else value_of(out)
 }

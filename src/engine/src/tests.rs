@@ -168,6 +168,35 @@ fn matrix_product_tangents_along_unit_directions_are_columns_of_a() {
 }
 
 #[test]
+fn lent_data_keeps_its_owner_alive_until_the_last_value_goes() {
+    use crate::tensor::Data;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    // An owner that says when it is dropped.
+    struct Owner(Vec<f64>, Rc<Cell<bool>>);
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.set(true);
+        }
+    }
+    let dropped = Rc::new(Cell::new(false));
+    let owner = Owner(vec![1.0, 2.0, 3.0], Rc::clone(&dropped));
+    let (ptr, len) = (owner.0.as_ptr(), owner.0.len());
+    let data = unsafe { Data::lent(ptr, len, Rc::new(owner)) };
+    let x = Var::leaf(crate::tensor::Tensor::vector(data.clone()));
+    drop(data);
+    let y = sum(record::binary("*", &x, &x).unwrap());
+    assert_eq!(y.value().data[0], 14.0);
+    assert!(!dropped.get());
+    backward(&y).unwrap();
+    assert_eq!(x.grad(), vec![2.0, 4.0, 6.0]);
+    drop(x);
+    assert!(!dropped.get(), "the graph of y still holds x");
+    drop(y);
+    assert!(dropped.get());
+}
+
+#[test]
 fn jacobian_of_elementwise_map_is_diagonal() {
     let params = leaves(&[v(&[0.5, 1.5])]);
     let y = record::unary("exp", &params[0]).unwrap();

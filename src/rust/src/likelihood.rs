@@ -14,7 +14,7 @@ use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
 use femtograd_engine::Var;
 
-use crate::convert::{r_error, var_from_r, var_to_r, vars_from_r};
+use crate::convert::{data_from_r, r_error, var_from_r, var_to_r, vars_from_r};
 
 // One kernel node; `size` is NULL except for the binomial, `weights` NULL
 // except while the bootstrap refits.
@@ -22,13 +22,14 @@ use crate::convert::{r_error, var_from_r, var_to_r, vars_from_r};
 fn fg_kernel(
     name: &str,
     params: List,
-    x: &[f64],
+    x: Robj,
     size: Nullable<Vec<f64>>,
     weights: Nullable<Vec<f64>>,
 ) -> Result<Robj> {
+    let x = data_from_r(&x, "x")?;
     let data = match size {
-        Nullable::NotNull(s) => KernelData::with_size(x.to_vec(), s),
-        Nullable::Null => KernelData::new(x.to_vec()),
+        Nullable::NotNull(s) => KernelData::with_size(x, s),
+        Nullable::Null => KernelData::new(x),
     };
     let weights = match weights {
         Nullable::NotNull(w) => Some(w),

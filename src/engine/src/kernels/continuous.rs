@@ -5,16 +5,17 @@
 use super::saddle::{dbinom_log, dpois_log, ln_beta, LN_SQRT_2PI};
 use super::{check_support, Density, Partials};
 use crate::special::{digamma, trigamma};
+use crate::tensor::Data;
 use crate::Result;
 
 /// Normal(mu, sigma): dnorm.
 #[derive(Debug)]
 pub struct Normal {
-    x: Vec<f64>,
+    x: Data,
 }
 
 impl Normal {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "finite numbers", |_| true)?;
         Ok(Normal { x })
     }
@@ -43,16 +44,17 @@ impl Density<2> for Normal {
         let r2 = r * r;
         Partials::two([z * r, (z * z - 1.0) * r], -r2, -2.0 * z * r2, (1.0 - 3.0 * z * z) * r2)
     }
+
 }
 
 /// Exponential(rate): dexp.
 #[derive(Debug)]
 pub struct Exponential {
-    x: Vec<f64>,
+    x: Data,
 }
 
 impl Exponential {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
         Ok(Exponential { x })
     }
@@ -77,6 +79,7 @@ impl Density<1> for Exponential {
         let r = 1.0 / rate;
         Partials::one(r - self.x[i], -r * r)
     }
+
 }
 
 /// Gamma(shape, rate): dgamma(x, shape, rate). x = 0 is in the support, as
@@ -84,12 +87,12 @@ impl Density<1> for Exponential {
 /// for shape > 1 (log-density +Inf, log(rate), -Inf).
 #[derive(Debug)]
 pub struct Gamma {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
 }
 
 impl Gamma {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         Ok(Gamma { x, log_x })
@@ -147,14 +150,14 @@ impl Density<2> for Gamma {
 /// and its derivatives are not defined.
 #[derive(Debug)]
 pub struct Beta {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
     /// log(1 - x), through log1p so that x near 0 keeps its digits.
     log_1mx: Vec<f64>,
 }
 
 impl Beta {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "numbers strictly between 0 and 1", |v| v > 0.0 && v < 1.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         let log_1mx = x.iter().map(|v| (-v).ln_1p()).collect();
@@ -200,12 +203,12 @@ impl Density<2> for Beta {
 /// above 1; its derivatives are infinite or NaN).
 #[derive(Debug)]
 pub struct Weibull {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
 }
 
 impl Weibull {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         Ok(Weibull { x, log_x })
@@ -258,12 +261,12 @@ impl Density<2> for Weibull {
 /// formula (only meaningful where x >= x_min).
 #[derive(Debug)]
 pub struct Pareto {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
 }
 
 impl Pareto {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "positive numbers", |v| v > 0.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         Ok(Pareto { x, log_x })

@@ -48,7 +48,7 @@ use std::rc::Rc;
 use crate::batch::Batch;
 use crate::node::Var;
 use crate::rule::{Rule, Site};
-use crate::tensor::Tensor;
+use crate::tensor::{Data, Tensor};
 use crate::{bail, Result};
 
 /// First and second partial derivatives of one observation's log-density
@@ -120,6 +120,7 @@ pub trait Density<const K: usize>: Debug + 'static {
     /// costs a trigamma per observation). Outside the parameter space the
     /// values may be NaN or infinite, but computing them must not panic.
     fn partials(&self, i: usize, theta: [f64; K], hessian: bool) -> Partials<K>;
+
 }
 
 /// A `Rule` from a `Density`: inputs are the K parameter nodes, each a scalar
@@ -723,22 +724,23 @@ impl Compensated {
     }
 }
 
-/// The data a kernel is recorded with: observations `x` (or y), for the
+/// The data a kernel is recorded with: observations `x` (or y; shared, not
+/// copied, by the densities that keep them as they are), for the
 /// binomial the number of trials `size` (length 1 or length of x), and
 /// optionally one non-negative weight per observation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KernelData {
-    pub x: Vec<f64>,
+    pub x: Data,
     pub size: Option<Vec<f64>>,
     pub weights: Option<Vec<f64>>,
 }
 
 impl KernelData {
-    pub fn new(x: Vec<f64>) -> Self {
-        KernelData { x, size: None, weights: None }
+    pub fn new(x: impl Into<Data>) -> Self {
+        KernelData { x: x.into(), size: None, weights: None }
     }
-    pub fn with_size(x: Vec<f64>, size: Vec<f64>) -> Self {
-        KernelData { x, size: Some(size), weights: None }
+    pub fn with_size(x: impl Into<Data>, size: Vec<f64>) -> Self {
+        KernelData { x: x.into(), size: Some(size), weights: None }
     }
     /// The same data with observation weights (`None`: unweighted).
     pub fn weighted(self, weights: Option<Vec<f64>>) -> Self {
@@ -787,19 +789,19 @@ pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var
     match name {
         "normal" => fused(params, weights, || Normal::new(x)),
         "exponential" => fused(params, weights, || Exponential::new(x)),
-        "poisson" => fused(params, weights, || Poisson::new(x)),
+        "poisson" => fused(params, weights, || Poisson::new(x.to_vec())),
         "binomial" => {
             let Some(size) = size else { bail!("loglik_binomial: size (the number of trials) is missing") };
-            fused(params, weights, || Binomial::new(x, size))
+            fused(params, weights, || Binomial::new(x.to_vec(), size))
         }
-        "bernoulli" => fused(params, weights, || Bernoulli::new(x)),
+        "bernoulli" => fused(params, weights, || Bernoulli::new(x.to_vec())),
         "gamma" => fused(params, weights, || Gamma::new(x)),
         "beta" => fused(params, weights, || Beta::new(x)),
-        "negbinom" => fused(params, weights, || NegBinom::new(x)),
+        "negbinom" => fused(params, weights, || NegBinom::new(x.to_vec())),
         "weibull" => fused(params, weights, || Weibull::new(x)),
         "pareto" => fused(params, weights, || Pareto::new(x)),
-        "bernoulli_logit" => fused(params, weights, || BernoulliLogit::new(x)),
-        "poisson_log" => fused(params, weights, || PoissonLog::new(x)),
+        "bernoulli_logit" => fused(params, weights, || BernoulliLogit::new(x.to_vec())),
+        "poisson_log" => fused(params, weights, || PoissonLog::new(x.to_vec())),
         _ => bail!("loglik_{name}: listed in kernel_names() but not implemented"),
     }
 }

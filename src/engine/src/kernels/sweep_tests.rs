@@ -27,7 +27,7 @@ fn cycled(values: &[f64], n: usize) -> Vec<f64> {
 fn enlarged(c: &Case, weighted: bool) -> (KernelData, Vec<Tensor>) {
     let per_obs = |values: &[f64]| if values.len() == 1 { values.to_vec() } else { cycled(values, N) };
     let data = KernelData {
-        x: cycled(&c.data.x, N),
+        x: cycled(&c.data.x, N).into(),
         size: c.data.size.as_deref().map(per_obs),
         weights: weighted.then(|| cycled(&[0.5, 2.0, 0.0, 1.25, 3.0, 1.0, 1.0], N)),
     };
