@@ -2,22 +2,27 @@
 //! TRUE) including its limits at x = 0; logs of the data are taken once, when
 //! the node is recorded.
 
+use std::cell::OnceCell;
+
 use super::saddle::{dbinom_log, dpois_log, ln_beta, LN_SQRT_2PI};
-use super::{check_support, Density, Partials};
+use super::{check_support, Density, Moments, Partials};
 use crate::special::{digamma, trigamma};
 use crate::tensor::Data;
 use crate::Result;
 
-/// Normal(mu, sigma): dnorm.
+/// Normal(mu, sigma): dnorm. With shared mu and sigma, the log-likelihood
+/// and its derivatives depend on the data only through the sums of
+/// x - mu and (x - mu)^2, which follow from the moments of the data.
 #[derive(Debug)]
 pub struct Normal {
     x: Data,
+    moments: OnceCell<Moments>,
 }
 
 impl Normal {
     pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "finite numbers", |_| true)?;
-        Ok(Normal { x })
+        Ok(Normal { x, moments: OnceCell::new() })
     }
 }
 
@@ -45,18 +50,36 @@ impl Density<2> for Normal {
         Partials::two([z * r, (z * z - 1.0) * r], -r2, -2.0 * z * r2, (1.0 - 3.0 * z * z) * r2)
     }
 
+    fn shared(&self, [mu, sigma]: [f64; 2], weights: Option<&[f64]>) -> Option<(f64, Partials<2>)> {
+        if !(sigma > 0.0 && sigma.is_finite() && mu.is_finite()) {
+            return None;
+        }
+        let moments = self.moments.get_or_init(|| Moments::of(&self.x, weights));
+        // s1 = sum w (x - mu), q = sum w z^2, z = (x - mu) / sigma.
+        let (s1, s2) = moments.about(mu);
+        let w = moments.total;
+        let r = 1.0 / sigma;
+        let q = s2 * r * r;
+        let value = -(w * (LN_SQRT_2PI + sigma.ln()) + 0.5 * q);
+        let r2 = r * r;
+        let sums = Partials::two([s1 * r2, (q - w) * r], -w * r2, -2.0 * s1 * r2 * r, (w - 3.0 * q) * r2);
+        let finite = value.is_finite() && sums.grad.iter().chain(sums.hess.iter().flatten()).all(|v| v.is_finite());
+        finite.then_some((value, sums))
+    }
 }
 
-/// Exponential(rate): dexp.
+/// Exponential(rate): dexp. With a shared rate, the log-likelihood and its
+/// derivatives depend on the data only through the sum of x.
 #[derive(Debug)]
 pub struct Exponential {
     x: Data,
+    moments: OnceCell<Moments>,
 }
 
 impl Exponential {
     pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
-        Ok(Exponential { x })
+        Ok(Exponential { x, moments: OnceCell::new() })
     }
 }
 
@@ -80,6 +103,18 @@ impl Density<1> for Exponential {
         Partials::one(r - self.x[i], -r * r)
     }
 
+    fn shared(&self, [rate]: [f64; 1], weights: Option<&[f64]>) -> Option<(f64, Partials<1>)> {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return None;
+        }
+        let moments = self.moments.get_or_init(|| Moments::of(&self.x, weights));
+        let (w, r) = (moments.total, 1.0 / rate);
+        // The gradient sum_i w (1/rate - x) about 1/rate, where it does not
+        // cancel near the maximum (1/rate = mean).
+        let value = w * rate.ln() - rate * moments.about(0.0).0;
+        let sums = Partials::one(-moments.about(r).0, -w * r * r);
+        (value.is_finite() && sums.grad[0].is_finite() && sums.hess[0][0].is_finite()).then_some((value, sums))
+    }
 }
 
 /// Gamma(shape, rate): dgamma(x, shape, rate). x = 0 is in the support, as

@@ -121,6 +121,67 @@ pub trait Density<const K: usize>: Debug + 'static {
     /// values may be NaN or infinite, but computing them must not panic.
     fn partials(&self, i: usize, theta: [f64; K], hessian: bool) -> Partials<K>;
 
+    /// A shortcut for when every parameter is shared (one value for all
+    /// observations): the log-likelihood and its partials, summed over the
+    /// observations (each times its weight, if `weights` are given; they
+    /// are the kernel's own at every call), from statistics of the data
+    /// that the density computes once, so that each evaluation costs O(1)
+    /// instead of a pass over the data. `None`, the default, sums
+    /// observation by observation; a density that has the shortcut returns
+    /// `None` too where it would not be accurate (say outside the parameter
+    /// space). Its sums must equal the observation-by-observation ones up
+    /// to rounding.
+    fn shared(&self, _theta: [f64; K], _weights: Option<&[f64]>) -> Option<(f64, Partials<K>)> {
+        None
+    }
+}
+
+/// Moments of data about their (weighted) mean, from which the shared-
+/// parameter log-likelihood of some densities follows (see
+/// `Density::shared`). Kept about the mean so that sums of squares about
+/// any other point do not cancel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moments {
+    /// sum_i w_i (n when unweighted).
+    pub total: f64,
+    /// The weighted mean c, as rounded.
+    pub center: f64,
+    /// sum_i w_i (x_i - c): zero but for the rounding of c.
+    pub first: f64,
+    /// sum_i w_i (x_i - c)^2.
+    pub second: f64,
+}
+
+impl Moments {
+    /// Two passes over `x`: the weighted mean, then the sums about it.
+    pub(crate) fn of(x: &[f64], weights: Option<&[f64]>) -> Moments {
+        let n = x.len();
+        let (total, sum) = match weights {
+            None => (n as f64, blocked_sums(n, |i| [x[i]])[0]),
+            Some(w) => {
+                let [total, sum] = blocked_sums(n, |i| [w[i], w[i] * x[i]]);
+                (total, sum)
+            }
+        };
+        let center = if total > 0.0 { sum / total } else { 0.0 };
+        let [first, second] = match weights {
+            None => blocked_sums(n, |i| {
+                let d = x[i] - center;
+                [d, d * d]
+            }),
+            Some(w) => blocked_sums(n, |i| {
+                let d = x[i] - center;
+                [w[i] * d, w[i] * d * d]
+            }),
+        };
+        Moments { total, center, first, second }
+    }
+
+    /// sum_i w_i (x_i - a) and sum_i w_i (x_i - a)^2.
+    pub(crate) fn about(&self, a: f64) -> (f64, f64) {
+        let d = self.center - a;
+        (self.first + self.total * d, self.second + 2.0 * d * self.first + self.total * d * d)
+    }
 }
 
 /// A `Rule` from a `Density`: inputs are the K parameter nodes, each a scalar
@@ -367,6 +428,10 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
                 return sums;
             }
         }
+        if let Some((_, sums)) = self.density.shared(theta, self.weights.as_deref()) {
+            self.cache.borrow_mut().sums = Some((sums, true));
+            return sums;
+        }
         let n = self.density.observations();
         let mut total = Partials::zero();
         for start in (0..n).step_by(BLOCK) {
@@ -422,6 +487,36 @@ fn sum_block<const K: usize>(start: usize, end: usize, f: impl Fn(usize) -> Part
     }
     let [a, b, c, d] = lanes;
     (a + b) + (c + d)
+}
+
+/// sum_i f(i) for i in 0..n, M sums at once: LANES interleaved running sums
+/// within each block, the blocks' sums added up with compensation.
+fn blocked_sums<const M: usize>(n: usize, f: impl Fn(usize) -> [f64; M]) -> [f64; M] {
+    let mut totals = [Compensated::default(); M];
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        let mut lanes = [[0.0; M]; LANES];
+        let mut i = start;
+        while i + LANES <= end {
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                let v = f(i + l);
+                for m in 0..M {
+                    lane[m] += v[m];
+                }
+            }
+            i += LANES;
+        }
+        for (lane, j) in lanes.iter_mut().zip(i..end) {
+            let v = f(j);
+            for m in 0..M {
+                lane[m] += v[m];
+            }
+        }
+        for (m, total) in totals.iter_mut().enumerate() {
+            total.add((lanes[0][m] + lanes[1][m]) + (lanes[2][m] + lanes[3][m]));
+        }
+    }
+    std::array::from_fn(|m| totals[m].sum())
 }
 
 /// sum_i x_i y_i (sum_i x_i when `y` is `None`) over one block, in LANES
@@ -486,6 +581,9 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
             compensated_sum(n, |i| self.weighted_log_density(i, theta_at(inputs, &per_obs, i)))
         } else {
             let theta = theta_at(inputs, &per_obs, 0);
+            if let Some((value, _)) = self.density.shared(theta, self.weights.as_deref()) {
+                return Ok(Tensor::scalar(value));
+            }
             match self.weights {
                 None => compensated_sum(n, |i| self.density.log_density(i, theta)),
                 Some(_) => compensated_sum(n, |i| self.weighted_log_density(i, theta)),
@@ -849,7 +947,12 @@ pub(crate) fn check_support(
     support: &str,
     inside: impl Fn(f64) -> bool,
 ) -> Result<()> {
-    match x.iter().position(|&v| !(v.is_finite() && inside(v))) {
+    let ok = |v: f64| v.is_finite() & inside(v);
+    // Chunk by chunk without stopping early (a loop the compiler
+    // vectorises); the offending index is looked for only in a bad chunk.
+    const CHUNK: usize = 256;
+    let bad = x.chunks(CHUNK).position(|c| !c.iter().fold(true, |all, &v| all & ok(v)));
+    match bad.and_then(|c| x[c * CHUNK..].iter().position(|&v| !ok(v)).map(|i| c * CHUNK + i)) {
         Some(i) => Err(outside(kernel, data, i, x[i], support)),
         None => Ok(()),
     }

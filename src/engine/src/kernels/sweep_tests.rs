@@ -31,7 +31,7 @@ fn enlarged(c: &Case, weighted: bool) -> (KernelData, Vec<Tensor>) {
         size: c.data.size.as_deref().map(per_obs),
         weights: weighted.then(|| cycled(&[0.5, 2.0, 0.0, 1.25, 3.0, 1.0, 1.0], N)),
     };
-    let params = c.params.iter().map(|t| Tensor::vector(per_obs(&t.data))).map(|t| scalar_if_one(t)).collect();
+    let params = c.params.iter().map(|t| Tensor::vector(per_obs(&t.data))).map(scalar_if_one).collect();
     (data, params)
 }
 
@@ -157,5 +157,44 @@ fn normal_with_shared_parameters_matches_closed_forms_over_many_blocks() {
     }
     for (got, want) in so.hessian_times.data.iter().zip(hessian) {
         assert!(rel_close(*got, want, 1e-12), "Hessian {got} vs {want}");
+    }
+}
+
+#[test]
+fn shared_parameter_shortcuts_keep_their_digits_far_from_zero() {
+    // Data whose mean dwarfs their spread, mu near the mean: the sums of
+    // x - mu cancel. The normal's and exponential's shortcuts (from the
+    // moments of the data) against the observation-by-observation sums of
+    // the same parameters repeated per observation, with and without
+    // weights, to rounding relative to the size of the terms.
+    let x: Vec<f64> = (0..N).map(|i| 1e6 + ((i * 7919 % 1009) as f64 - 504.0) / 1000.0).collect();
+    let mean = x.iter().sum::<f64>() / N as f64;
+    let weights = cycled(&[0.5, 2.0, 0.0, 1.25, 3.0, 1.0, 1.0], N);
+    for (name, params) in [("normal", vec![mean + 1e-4, 0.3]), ("exponential", vec![1.0 / mean])] {
+        for w in [None, Some(weights.clone())] {
+            let data = KernelData::new(x.clone()).weighted(w);
+            let f = kernel(name, &data);
+            let k = params.len();
+            let shared = leaves(&params.iter().map(|&p| Tensor::scalar(p)).collect::<Vec<_>>());
+            let a = second_order(&f(&shared), &shared, None).unwrap();
+            let per_obs = leaves(&params.iter().map(|&p| Tensor::vector(vec![p; N])).collect::<Vec<_>>());
+            let mut d = Batch::zeros(k * N, k);
+            for b in 0..k {
+                d.col_mut(b)[b * N..(b + 1) * N].fill(1.0);
+            }
+            let b = second_order(&f(&per_obs), &per_obs, Some(&d)).unwrap();
+            assert!(rel_close(a.value, b.value, 1e-14), "{name}: value {} vs {}", a.value, b.value);
+            for i in 0..k {
+                let terms = &b.gradient[i * N..(i + 1) * N];
+                let (sum, scale): (f64, f64) = (terms.iter().sum(), terms.iter().map(|g| g.abs()).sum());
+                assert!((a.gradient[i] - sum).abs() <= 1e-13 * scale, "{name}: gradient {i}: {} vs {sum}", a.gradient[i]);
+                for j in 0..k {
+                    let terms = &b.hessian_times.col(j)[i * N..(i + 1) * N];
+                    let (sum, scale): (f64, f64) = (terms.iter().sum(), terms.iter().map(|h| h.abs()).sum());
+                    let h = a.hessian_times.col(j)[i];
+                    assert!((h - sum).abs() <= 1e-13 * scale, "{name}: H[{i},{j}]: {h} vs {sum}");
+                }
+            }
+        }
     }
 }
