@@ -30,9 +30,12 @@
 
 pub mod continuous;
 pub mod discrete;
+pub mod linear_predictor;
 pub mod regression;
 pub mod saddle;
 
+#[cfg(test)]
+mod linear_predictor_tests;
 #[cfg(test)]
 mod sweep_tests;
 #[cfg(test)]
@@ -901,6 +904,37 @@ pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var
         "bernoulli_logit" => fused(params, weights, || BernoulliLogit::new(x.to_vec())),
         "poisson_log" => fused(params, weights, || PoissonLog::new(x.to_vec())),
         _ => bail!("loglik_{name}: listed in kernel_names() but not implemented"),
+    }
+}
+
+/// The kernels `record_regression` accepts.
+const REGRESSION_NAMES: &[&str] = &["bernoulli_logit", "poisson_log"];
+
+/// Records a regression's log-likelihood as one node: kernel `name`
+/// ("bernoulli_logit" or "poisson_log") at the linear predictor
+/// `design %*% beta` (see `linear_predictor`), with the responses in
+/// `data.x` and optional observation weights. Errors as `record_kernel`'s,
+/// and when the design is not a matrix with one row per response.
+pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelData) -> Result<Var> {
+    use linear_predictor::LinearPredictor;
+    use regression::*;
+    fn linear<D: Density<1>>(
+        beta: &Var,
+        design: Tensor,
+        weights: Option<Vec<f64>>,
+        make: impl FnOnce() -> Result<D>,
+    ) -> Result<Var> {
+        let rule = LinearPredictor::new(Fused::new(make()?).with_weights(weights)?, design)?;
+        Var::apply(Box::new(rule), vec![beta.clone()])
+    }
+    let KernelData { x, size, weights } = data;
+    if size.is_some() {
+        bail!("loglik_{name}: size is only used by the binomial kernel");
+    }
+    match name {
+        "bernoulli_logit" => linear(beta, design, weights, || BernoulliLogit::new(x.to_vec())),
+        "poisson_log" => linear(beta, design, weights, || PoissonLog::new(x.to_vec())),
+        _ => bail!("unknown regression kernel '{name}' (known: {})", REGRESSION_NAMES.join(", ")),
     }
 }
 
