@@ -152,7 +152,7 @@ fn matrix_product_tangents_along_unit_directions_are_columns_of_a() {
             let c = record::matmul(&a_var, &p[0]).unwrap();
             sum(record::binary("*", &c, &c).unwrap())
         };
-        let params = leaves(&[b.clone()]);
+        let params = leaves(std::slice::from_ref(&b));
         let full = second_order(&f(&params), &params, None).unwrap().hessian_times;
         let mut dir = vec![0.0; k * n];
         dir[0] = 2.0;
@@ -194,6 +194,44 @@ fn lent_data_keeps_its_owner_alive_until_the_last_value_goes() {
     assert!(!dropped.get(), "the graph of y still holds x");
     drop(y);
     assert!(dropped.get());
+}
+
+#[test]
+fn batch_buffers_are_reused_zeroed_only_while_a_guard_is_alive() {
+    use crate::batch::{reuse_buffers, Batch};
+    let (rows, dirs) = (1 << 14, 4);
+    let dirty = |b: &mut Batch| b.data.iter_mut().for_each(|v| *v = 7.0);
+    {
+        let _outer = reuse_buffers();
+        let mut a = Batch::zeros(rows, dirs);
+        dirty(&mut a);
+        let at = a.data.as_ptr();
+        drop(a);
+        {
+            let _inner = reuse_buffers();
+            let b = Batch::zeros(rows, dirs);
+            assert_eq!(b.data.as_ptr(), at, "the spare buffer is reused");
+            assert!(b.data.iter().all(|&v| v == 0.0), "and handed out zeroed");
+            assert_eq!(b.data.len(), rows * dirs);
+            let mut c = Batch::zeros(rows, dirs); // no spare left: a new one
+            assert_ne!(c.data.as_ptr(), at);
+            dirty(&mut c);
+        }
+        // Still kept after the inner guard: the outer one is alive.
+        let d = Batch::zeros(rows / 2 + 1, dirs * 2 - 1);
+        assert!(d.data.iter().all(|&v| v == 0.0));
+    }
+    // Results do not depend on reuse: a Hessian under a guard, twice.
+    let f = |p: &[Var]| sum(record::unary("exp", &record::binary("*", &p[0], &p[0]).unwrap()).unwrap());
+    let point = [v(&(0..(1 << 13)).map(|i| (i % 17) as f64 / 40.0).collect::<Vec<_>>())];
+    let params = leaves(&point);
+    let d = crate::batch::Batch::from_data(1 << 13, 1, vec![1.0; 1 << 13]);
+    let plain = second_order(&f(&params), &params, Some(&d)).unwrap();
+    let _guard = reuse_buffers();
+    for _ in 0..2 {
+        let reused = second_order(&f(&params), &params, Some(&d)).unwrap();
+        assert_eq!(reused.hessian_times, plain.hessian_times);
+    }
 }
 
 #[test]

@@ -134,7 +134,7 @@ impl Objective for RecordedLoglik {
     fn hessian(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
         let (root, leaves) = self.record(theta)?;
         let so = second_order(&root, &leaves, None)?;
-        Ok((so.value, so.gradient, so.hessian_times.data))
+        Ok((so.value, so.gradient, so.hessian_times.into_data()))
     }
 }
 
