@@ -170,13 +170,21 @@ impl Density<2> for Gamma {
         }
     }
 
-    fn partials(&self, i: usize, [shape, rate]: [f64; 2], hessian: bool) -> Partials<2> {
+    fn partials(&self, i: usize, theta: [f64; 2], hessian: bool) -> Partials<2> {
+        self.partials_at(theta, hessian)(i)
+    }
+
+    fn partials_at(&self, [shape, rate]: [f64; 2], hessian: bool) -> impl Fn(usize) -> Partials<2> + '_ {
         let r = 1.0 / rate;
-        let g = [rate.ln() - digamma(shape) + self.log_x[i], shape * r - self.x[i]];
-        if !hessian {
-            return Partials::two(g, 0.0, 0.0, 0.0);
+        let shared = rate.ln() - digamma(shape);
+        let h11 = if hessian { -trigamma(shape) } else { 0.0 };
+        move |i| {
+            let g = [shared + self.log_x[i], shape * r - self.x[i]];
+            if !hessian {
+                return Partials::two(g, 0.0, 0.0, 0.0);
+            }
+            Partials::two(g, h11, r, -shape * r * r)
         }
-        Partials::two(g, -trigamma(shape), r, -shape * r * r)
     }
 }
 
@@ -222,14 +230,22 @@ impl Density<2> for Beta {
         }
     }
 
-    fn partials(&self, i: usize, [a, b]: [f64; 2], hessian: bool) -> Partials<2> {
-        let psi_ab = digamma(a + b);
-        let g = [self.log_x[i] - digamma(a) + psi_ab, self.log_1mx[i] - digamma(b) + psi_ab];
-        if !hessian {
-            return Partials::two(g, 0.0, 0.0, 0.0);
+    fn partials(&self, i: usize, theta: [f64; 2], hessian: bool) -> Partials<2> {
+        self.partials_at(theta, hessian)(i)
+    }
+
+    fn partials_at(&self, [a, b]: [f64; 2], hessian: bool) -> impl Fn(usize) -> Partials<2> + '_ {
+        let (psi_a, psi_b, psi_ab) = (digamma(a), digamma(b), digamma(a + b));
+        let h = if hessian {
+            let t_ab = trigamma(a + b);
+            [t_ab - trigamma(a), t_ab, t_ab - trigamma(b)]
+        } else {
+            [0.0; 3]
+        };
+        move |i| {
+            let g = [self.log_x[i] - psi_a + psi_ab, self.log_1mx[i] - psi_b + psi_ab];
+            Partials::two(g, h[0], h[1], h[2])
         }
-        let t_ab = trigamma(a + b);
-        Partials::two(g, t_ab - trigamma(a), t_ab, t_ab - trigamma(b))
     }
 }
 

@@ -124,6 +124,15 @@ pub trait Density<const K: usize>: Debug + 'static {
     /// values may be NaN or infinite, but computing them must not panic.
     fn partials(&self, i: usize, theta: [f64; K], hessian: bool) -> Partials<K>;
 
+    /// The partials of observation i, as `partials` gives them, for a theta
+    /// shared by all observations, as a function of i: a density can
+    /// compute what depends on theta alone (a digamma of a shape, say) once
+    /// here, instead of once per observation in the loop over them. The
+    /// default calls `partials`.
+    fn partials_at(&self, theta: [f64; K], hessian: bool) -> impl Fn(usize) -> Partials<K> + '_ {
+        move |i| self.partials(i, theta, hessian)
+    }
+
     /// A shortcut for when every parameter is shared (one value for all
     /// observations): the log-likelihood and its partials, summed over the
     /// observations (each times its weight, if `weights` are given; they
@@ -318,13 +327,20 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
     /// evaluating them, when the weight is zero.
     #[inline(always)]
     fn partials(&self, i: usize, theta: [f64; K], hessian: bool) -> Partials<K> {
+        self.weighted(i, |i| self.density.partials(i, theta, hessian))
+    }
+
+    /// `partials(i)` times the weight of observation i; zero, without
+    /// evaluating it, when the weight is zero.
+    #[inline(always)]
+    fn weighted(&self, i: usize, partials: impl Fn(usize) -> Partials<K>) -> Partials<K> {
         let w = self.weight(i);
         if w == 1.0 {
-            self.density.partials(i, theta, hessian)
+            partials(i)
         } else if w == 0.0 {
             Partials::zero()
         } else {
-            self.density.partials(i, theta, hessian).scaled(w)
+            partials(i).scaled(w)
         }
     }
 
@@ -435,6 +451,7 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
             self.cache.borrow_mut().sums = Some((sums, true));
             return sums;
         }
+        let at = self.density.partials_at(theta, hessian);
         let n = self.density.observations();
         let mut total = Partials::zero();
         for start in (0..n).step_by(BLOCK) {
@@ -443,8 +460,8 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
             // compiler sees through it (and hoists what depends on theta only).
             total = total
                 + match self.weights {
-                    None => sum_block(start, end, |i| self.density.partials(i, theta, hessian)),
-                    Some(_) => sum_block(start, end, |i| self.partials(i, theta, hessian)),
+                    None => sum_block(start, end, &at),
+                    Some(_) => sum_block(start, end, |i| self.weighted(i, &at)),
                 };
         }
         self.cache.borrow_mut().sums = Some((total, hessian));
