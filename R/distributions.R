@@ -53,7 +53,7 @@ kernel <- function(name, params, x, size = NULL) {
   any_value <- any(vapply(params, is_value, logical(1)))
   nodes <- lapply(params, as_node, caller = caller)
   weights <- kernel_weights$current
-  out <- wrap_node(fg_kernel(name, nodes, as.double(x), if (is.null(size)) NULL else as.double(size),
+  out <- wrap_node(fg_kernel(name, nodes, as_doubles(x), if (is.null(size)) NULL else as.double(size),
                              if (is.null(weights)) NULL else as.double(weights)))
   if (any_value) out else value_of(out)
 }
@@ -132,7 +132,10 @@ loglik_logistic <- function(beta, X, y) regression("bernoulli_logit", beta, X, y
 #' @export
 loglik_poisson_log <- function(beta, X, y) regression("poisson_log", beta, X, y)
 
-# eta = X %*% beta, then the kernel on the linear-predictor scale.
+# The kernel on the linear-predictor scale at eta = X %*% beta, recorded as
+# one node: its derivatives need only X' g and X' diag(h) X, from one pass
+# over X, where X %*% beta and the kernel as two nodes would carry n x p
+# tangents through the product.
 regression <- function(name, beta, X, y) {
   caller <- if (name == "bernoulli_logit") "loglik_logistic" else "loglik_poisson_log"
   if (is_value(X) || !is.numeric(X) || !is.matrix(X)) {
@@ -144,6 +147,10 @@ regression <- function(name, beta, X, y) {
   if (length(y) != nrow(X)) {
     stop(sprintf("%s: y has length %d but X has %d rows", caller, length(y), nrow(X)), call. = FALSE)
   }
-  eta <- X %*% beta
-  kernel(name, list(if (is_value(eta)) eta else drop(eta)), y)
+  check_data(y, paste0("loglik_", name), "x")
+  node <- as_node(beta, caller)
+  weights <- kernel_weights$current
+  out <- wrap_node(fg_regression(name, node, as_doubles(X), dim(X), as_doubles(y),
+                                 if (is.null(weights)) NULL else as.double(weights)))
+  if (is_value(beta)) out else value_of(out)
 }

@@ -35,6 +35,8 @@ fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
 fg_kernel <- function(name, params, x, size, weights) .Call(wrap__fg_kernel, name, params, x, size, weights)
 
+fg_regression <- function(name, beta, x, dim, y, weights) .Call(wrap__fg_regression, name, beta, x, dim, y, weights)
+
 fg_observation_scores <- function(root, params) .Call(wrap__fg_observation_scores, root, params)
 
 fg_kernel_observations <- function(root) .Call(wrap__fg_kernel_observations, root)

@@ -37,8 +37,14 @@ new_value <- function(x, constant, caller) {
     stop(sprintf("%s: arrays with %d dimensions are not supported; use a vector or a matrix",
                  caller, length(d)), call. = FALSE)
   }
-  wrap_node(fg_leaf(as.double(x), if (is.null(d)) NULL else as.integer(d), constant))
+  wrap_node(fg_leaf(as_doubles(x), if (is.null(d)) NULL else as.integer(d), constant))
 }
+
+# The numbers of x as a double vector, without copying one already (as.double
+# would copy any vector with attributes, such as a matrix, only to drop its
+# dim). The engine reads only the numbers, and borrows large vectors rather
+# than copying them.
+as_doubles <- function(x) if (is.double(x)) x else as.double(x)
 
 # Every engine call that makes a node goes through here. The bindings
 # return the node already classed "femtograd_value" with the S4 bit set

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source tools/build-env.sh
 
 echo "== cargo test (engine)"
-# --release into the same target dir as the R build: faer and ndarray are
+# --release into the same target dir as the R build: faer is
 # compiled once for both.
 cargo test --locked --release -p femtograd-engine --target-dir "$FEMTOGRAD_TARGET_DIR"
 

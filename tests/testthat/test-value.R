@@ -14,6 +14,30 @@ test_that("integers are converted to doubles", {
   expect_identical(value_of(val(1:3)), c(1, 2, 3))
 })
 
+test_that("values of large vectors survive changes to the vector and garbage collection", {
+  # Long double vectors are lent to the engine, not copied: R must copy the
+  # vector when it is modified afterwards, and keep it while the value lives.
+  x <- seq(0, 1, length.out = 1e5)
+  x0 <- x + 0   # a copy of the numbers
+  m <- matrix(x, 1e4)
+  v <- val(x)
+  vm <- val(m)
+  ll <- loglik_normal(val(0), val(1), x)
+  x[1] <- 5
+  m[1, 1] <- 5
+  expect_identical(value_of(v), x0)
+  expect_identical(value_of(vm), matrix(x0, 1e4))
+  expect_equal(value_of(loglik_normal(val(0), val(1), x)), sum(dnorm(x, log = TRUE)))
+  expect_equal(value_of(ll), sum(dnorm(x0, log = TRUE)))
+  backward(ll)
+  w <- val(rnorm(1e5, 3))
+  rm(x, m)
+  invisible(gc())
+  expect_identical(value_of(v), x0)
+  expect_identical(value_of(vm), matrix(x0, 1e4))
+  expect_equal(mean(value_of(w)), 3, tolerance = 0.05)
+})
+
 test_that("non-numeric input is a clear error naming val", {
   expect_error(val("a"), "val: expected numbers.*'character'")
   expect_error(val(list(1, 2)), "val: expected numbers.*'list'")

@@ -2,6 +2,14 @@
 //! column-major (direction k is `data[k*rows .. (k+1)*rows]`). Tangents and
 //! second-order adjoints of a node with n elements are n x p batches, one
 //! column per direction of the Hessian.
+//!
+//! Those batches are large (8 MB at n = 1e5, p = 10) and short-lived: every
+//! Hessian allocates them afresh, and fresh memory costs a page fault per
+//! 4 KB page, more than the arithmetic on it. While an optimiser runs
+//! (`reuse_buffers`), the buffers of dropped batches are kept and handed to
+//! the next Hessian's batches instead.
+
+use std::cell::RefCell;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -12,7 +20,11 @@ pub struct Batch {
 
 impl Batch {
     pub fn zeros(rows: usize, dirs: usize) -> Self {
-        Batch { rows, dirs, data: vec![0.0; rows * dirs] }
+        Batch { rows, dirs, data: spare::take(rows * dirs) }
+    }
+    /// The numbers, column-major.
+    pub fn into_data(mut self) -> Vec<f64> {
+        std::mem::take(&mut self.data)
     }
     pub fn from_data(rows: usize, dirs: usize, data: Vec<f64>) -> Self {
         debug_assert_eq!(data.len(), rows * dirs);
@@ -32,6 +44,98 @@ impl Batch {
         for (a, b) in self.data.iter_mut().zip(&other.data) {
             *a += b;
         }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.data));
+    }
+}
+
+/// Keeps the buffers of dropped batches for reuse until the returned guard
+/// is dropped (then frees them). Guards nest; buffers are kept while any is
+/// alive. The optimisers hold one, so that each Newton step's Hessian reuses
+/// the memory of the previous one.
+pub fn reuse_buffers() -> impl Drop {
+    spare::enable()
+}
+
+mod spare {
+    use super::RefCell;
+
+    /// Buffers shorter than this are left to the allocator.
+    const KEEP_FROM: usize = 1 << 15;
+    /// At most this many spare buffers are kept ...
+    const MAX_COUNT: usize = 8;
+    /// ... holding at most this many numbers in all (256 MB).
+    const MAX_NUMBERS: usize = 1 << 25;
+
+    #[derive(Default)]
+    struct Spare {
+        /// Guards alive.
+        users: usize,
+        buffers: Vec<Vec<f64>>,
+    }
+
+    thread_local! {
+        static SPARE: RefCell<Spare> = RefCell::new(Spare::default());
+    }
+
+    pub(super) struct Guard;
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = SPARE.try_with(|s| {
+                let mut s = s.borrow_mut();
+                s.users -= 1;
+                if s.users == 0 {
+                    s.buffers = Vec::new();
+                }
+            });
+        }
+    }
+
+    pub(super) fn enable() -> Guard {
+        SPARE.with(|s| s.borrow_mut().users += 1);
+        Guard
+    }
+
+    /// A zeroed buffer of `len` numbers: a spare one if one fits (the
+    /// smallest that does, and no more than twice as large), else new.
+    pub(super) fn take(len: usize) -> Vec<f64> {
+        if len >= KEEP_FROM {
+            let spare = SPARE.try_with(|s| {
+                let mut s = s.borrow_mut();
+                let fits = |v: &Vec<f64>| v.capacity() >= len && v.capacity() <= 2 * len;
+                let best = s.buffers.iter().enumerate().filter(|(_, v)| fits(v)).min_by_key(|(_, v)| v.capacity());
+                best.map(|(i, _)| i).map(|i| s.buffers.swap_remove(i))
+            });
+            if let Ok(Some(mut v)) = spare {
+                v.clear();
+                v.resize(len, 0.0);
+                return v;
+            }
+        }
+        vec![0.0; len]
+    }
+
+    /// Keeps `v` for reuse if a guard is alive and it is large enough,
+    /// dropping the oldest spares beyond the limits.
+    pub(super) fn give(v: Vec<f64>) {
+        if v.capacity() < KEEP_FROM || v.capacity() > MAX_NUMBERS {
+            return;
+        }
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.users == 0 {
+                return;
+            }
+            s.buffers.push(v);
+            while s.buffers.len() > MAX_COUNT || s.buffers.iter().map(Vec::capacity).sum::<usize>() > MAX_NUMBERS {
+                s.buffers.remove(0);
+            }
+        });
     }
 }
 

@@ -24,4 +24,4 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use node::Var;
-pub use tensor::{Shape, Tensor};
+pub use tensor::{Data, Shape, Tensor};

@@ -96,5 +96,5 @@ pub fn observation_scores(root: &Var, params: &[Var]) -> Result<Tensor> {
         }
     }
     let Some((scores, _)) = scores else { bail!("{CALLER}: no log-likelihood kernel depends on the parameters") };
-    Tensor::new(Shape::matrix(scores.rows, p), scores.data)
+    Tensor::new(Shape::matrix(scores.rows, p), scores.into_data())
 }

@@ -213,6 +213,6 @@ fn symmetrize(h: &mut Batch) {
 pub fn jacobian(root: &Var, params: &[Var]) -> Result<Tensor> {
     let Tangents { mut tangents, p, .. } = tangents("jacobian", root, params, None)?;
     let m = root.value().numel();
-    let data = tangents.pop().flatten().map(|b| b.data).unwrap_or_else(|| vec![0.0; m * p]);
+    let data = tangents.pop().flatten().map(Batch::into_data).unwrap_or_else(|| vec![0.0; m * p]);
     Tensor::new(Shape::matrix(m, p), data)
 }

@@ -1,8 +1,12 @@
 //! Column-major arrays with R's notion of shape: a vector has one extent, a
 //! matrix two. Data is laid out exactly as R lays it out, so crossing the
-//! boundary is a copy, never a transposition.
+//! boundary is at most a copy, never a transposition; and large R vectors
+//! are not even copied but lent (see `Data`).
 
+use std::any::Any;
 use std::fmt;
+use std::ops::Deref;
+use std::rc::Rc;
 
 use crate::{bail, Result};
 
@@ -47,26 +51,114 @@ impl fmt::Display for Shape {
     }
 }
 
+/// The numbers of an array (or of a kernel's observations), read-only and
+/// cheap to clone: a vector of its own, or memory lent by whoever made it,
+/// kept alive by a handle on its owner. The bindings lend R's own vectors,
+/// so that turning a large data vector or design matrix into a value (at
+/// every recording of a log-likelihood) does not copy it: a copy costs
+/// little in itself, but its fresh pages cost more, and the copies stay
+/// alive until R's garbage collector frees the graphs holding them.
+#[derive(Clone)]
+pub struct Data {
+    ptr: *const f64,
+    len: usize,
+    _owner: Rc<dyn Any>,
+}
+
+impl Data {
+    /// Numbers in memory owned by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` initialised numbers (or be any non-null,
+    /// aligned pointer when `len` is 0) that stay valid, and are not
+    /// modified, for as long as `owner` (or a clone of it) is alive.
+    pub unsafe fn lent(ptr: *const f64, len: usize, owner: Rc<dyn Any>) -> Data {
+        Data { ptr, len, _owner: owner }
+    }
+
+    pub fn as_slice(&self) -> &[f64] {
+        // SAFETY: the contract of `lent` (or a Vec that `_owner` holds).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl From<Vec<f64>> for Data {
+    fn from(v: Vec<f64>) -> Data {
+        let (ptr, len) = (v.as_ptr(), v.len());
+        // SAFETY: moving the Vec into the Rc does not move its buffer, and
+        // nothing mutates it afterwards.
+        unsafe { Data::lent(ptr, len, Rc::new(v)) }
+    }
+}
+
+impl Default for Data {
+    fn default() -> Data {
+        Vec::new().into()
+    }
+}
+
+impl From<&[f64]> for Data {
+    fn from(v: &[f64]) -> Data {
+        v.to_vec().into()
+    }
+}
+
+impl FromIterator<f64> for Data {
+    fn from_iter<I: IntoIterator<Item = f64>>(iter: I) -> Data {
+        iter.into_iter().collect::<Vec<f64>>().into()
+    }
+}
+
+impl Deref for Data {
+    type Target = [f64];
+    #[inline]
+    fn deref(&self) -> &[f64] {
+        self.as_slice()
+    }
+}
+
+impl<'a> IntoIterator for &'a Data {
+    type Item = &'a f64;
+    type IntoIter = std::slice::Iter<'a, f64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub shape: Shape,
-    pub data: Vec<f64>,
+    pub data: Data,
 }
 
 impl Tensor {
-    pub fn new(shape: Shape, data: Vec<f64>) -> Result<Self> {
+    pub fn new(shape: Shape, data: impl Into<Data>) -> Result<Self> {
+        let data = data.into();
         if shape.numel() != data.len() {
             bail!("array: shape {} needs {} numbers, got {}", shape, shape.numel(), data.len());
         }
         Ok(Tensor { shape, data })
     }
     pub fn scalar(x: f64) -> Self {
-        Tensor { shape: Shape::scalar(), data: vec![x] }
+        Tensor { shape: Shape::scalar(), data: vec![x].into() }
     }
-    pub fn vector(data: Vec<f64>) -> Self {
+    pub fn vector(data: impl Into<Data>) -> Self {
+        let data = data.into();
         Tensor { shape: Shape::vector(data.len()), data }
     }
-    pub fn matrix(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
+    pub fn matrix(rows: usize, cols: usize, data: impl Into<Data>) -> Result<Self> {
         Tensor::new(Shape::matrix(rows, cols), data)
     }
     pub fn numel(&self) -> usize {

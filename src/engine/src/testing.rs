@@ -27,7 +27,7 @@ fn unflatten(template: &[Tensor], x: &[f64]) -> Vec<Tensor> {
         .map(|t| {
             let n = t.numel();
             at += n;
-            Tensor { shape: t.shape.clone(), data: x[at - n..at].to_vec() }
+            Tensor { shape: t.shape.clone(), data: x[at - n..at].into() }
         })
         .collect()
 }

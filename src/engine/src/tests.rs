@@ -122,6 +122,119 @@ fn quadratic_form_has_hessian_a_plus_a_transpose() {
 }
 
 #[test]
+fn matrix_product_tangents_along_unit_directions_are_columns_of_a() {
+    // A leaf's tangents are columns of the identity, for which %*% copies
+    // columns of A instead of multiplying; other directions take the
+    // general product. Both must give A Bdot.
+    let a = m(4, 3, &[1.0, -0.5, 2.0, 0.3, 1.1, -1.4, 0.7, 2.5, -3.0, 0.2, 0.9, -1.1]);
+    let a_var = Var::constant(a.clone());
+    // B a vector (the regression case, with a second leaf whose directions
+    // are zero for B) and B a matrix (unit directions at (row, column)).
+    for b in [v(&[0.4, 1.2, -0.8]), m(3, 2, &[0.4, 1.2, -0.8, 0.6, -0.1, 2.0])] {
+        let params = leaves(&[b.clone(), s(0.5)]);
+        let c = record::matmul(&a_var, &params[0]).unwrap();
+        let j = jacobian(&c, &params).unwrap();
+        let (k, n) = b.shape.as_matrix();
+        let rows = 4 * n;
+        assert_eq!(j.shape, Shape::matrix(rows, k * n + 1));
+        for q in 0..k * n {
+            let (row_b, col_b) = (q % k, q / k);
+            for r in 0..rows {
+                let (row_c, col_c) = (r % 4, r / 4);
+                let want = if col_c == col_b { a.data[row_c + 4 * row_b] } else { 0.0 };
+                assert_eq!(j.data[r + q * rows], want, "d C[{row_c},{col_c}] / d B[{row_b},{col_b}]");
+            }
+        }
+        assert!(j.data[k * n * rows..].iter().all(|&x| x == 0.0));
+        // Directions that are not unit vectors: H D = (H e1) * 2 + (H e2) * -1
+        // for the scalar sum(C^2), through the general product.
+        let f = |p: &[Var]| {
+            let c = record::matmul(&a_var, &p[0]).unwrap();
+            sum(record::binary("*", &c, &c).unwrap())
+        };
+        let params = leaves(std::slice::from_ref(&b));
+        let full = second_order(&f(&params), &params, None).unwrap().hessian_times;
+        let mut dir = vec![0.0; k * n];
+        dir[0] = 2.0;
+        dir[1] = -1.0;
+        let hd = second_order(&f(&params), &params, Some(&crate::batch::Batch::from_data(k * n, 1, dir)))
+            .unwrap()
+            .hessian_times;
+        for i in 0..k * n {
+            let want = 2.0 * full.col(0)[i] - full.col(1)[i];
+            assert!((hd.data[i] - want).abs() <= 1e-12 * want.abs().max(1.0));
+        }
+    }
+}
+
+#[test]
+fn lent_data_keeps_its_owner_alive_until_the_last_value_goes() {
+    use crate::tensor::Data;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    // An owner that says when it is dropped.
+    struct Owner(Vec<f64>, Rc<Cell<bool>>);
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            self.1.set(true);
+        }
+    }
+    let dropped = Rc::new(Cell::new(false));
+    let owner = Owner(vec![1.0, 2.0, 3.0], Rc::clone(&dropped));
+    let (ptr, len) = (owner.0.as_ptr(), owner.0.len());
+    let data = unsafe { Data::lent(ptr, len, Rc::new(owner)) };
+    let x = Var::leaf(crate::tensor::Tensor::vector(data.clone()));
+    drop(data);
+    let y = sum(record::binary("*", &x, &x).unwrap());
+    assert_eq!(y.value().data[0], 14.0);
+    assert!(!dropped.get());
+    backward(&y).unwrap();
+    assert_eq!(x.grad(), vec![2.0, 4.0, 6.0]);
+    drop(x);
+    assert!(!dropped.get(), "the graph of y still holds x");
+    drop(y);
+    assert!(dropped.get());
+}
+
+#[test]
+fn batch_buffers_are_reused_zeroed_only_while_a_guard_is_alive() {
+    use crate::batch::{reuse_buffers, Batch};
+    let (rows, dirs) = (1 << 14, 4);
+    let dirty = |b: &mut Batch| b.data.iter_mut().for_each(|v| *v = 7.0);
+    {
+        let _outer = reuse_buffers();
+        let mut a = Batch::zeros(rows, dirs);
+        dirty(&mut a);
+        let at = a.data.as_ptr();
+        drop(a);
+        {
+            let _inner = reuse_buffers();
+            let b = Batch::zeros(rows, dirs);
+            assert_eq!(b.data.as_ptr(), at, "the spare buffer is reused");
+            assert!(b.data.iter().all(|&v| v == 0.0), "and handed out zeroed");
+            assert_eq!(b.data.len(), rows * dirs);
+            let mut c = Batch::zeros(rows, dirs); // no spare left: a new one
+            assert_ne!(c.data.as_ptr(), at);
+            dirty(&mut c);
+        }
+        // Still kept after the inner guard: the outer one is alive.
+        let d = Batch::zeros(rows / 2 + 1, dirs * 2 - 1);
+        assert!(d.data.iter().all(|&v| v == 0.0));
+    }
+    // Results do not depend on reuse: a Hessian under a guard, twice.
+    let f = |p: &[Var]| sum(record::unary("exp", &record::binary("*", &p[0], &p[0]).unwrap()).unwrap());
+    let point = [v(&(0..(1 << 13)).map(|i| (i % 17) as f64 / 40.0).collect::<Vec<_>>())];
+    let params = leaves(&point);
+    let d = crate::batch::Batch::from_data(1 << 13, 1, vec![1.0; 1 << 13]);
+    let plain = second_order(&f(&params), &params, Some(&d)).unwrap();
+    let _guard = reuse_buffers();
+    for _ in 0..2 {
+        let reused = second_order(&f(&params), &params, Some(&d)).unwrap();
+        assert_eq!(reused.hessian_times, plain.hessian_times);
+    }
+}
+
+#[test]
 fn jacobian_of_elementwise_map_is_diagonal() {
     let params = leaves(&[v(&[0.5, 1.5])]);
     let y = record::unary("exp", &params[0]).unwrap();

@@ -1,18 +1,48 @@
 //! Conversions between R objects and engine types, and engine errors to R
 //! errors. A value crosses the boundary as its numbers (column-major, as R
-//! stores them) plus its `dim`, so no transposition ever happens.
+//! stores them) plus its `dim`, so no transposition ever happens; a large
+//! vector is not even copied, but lent to the engine (`data_from_r`).
+
+use std::rc::Rc;
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
-use femtograd_engine::{Shape, Tensor, Var};
+use femtograd_engine::{Data, Shape, Tensor, Var};
 
 /// An engine error as an extendr error (raised in R by the generated wrapper).
 pub fn r_error(e: femtograd_engine::Error) -> Error {
     Error::Other(e.0)
 }
 
+/// Vectors shorter than this are copied rather than lent: protecting an R
+/// object costs more than copying a few thousand numbers.
+const LEND_FROM: usize = 4096;
+
+/// An R vector lent to the engine. Holding the `Robj` protects it from R's
+/// garbage collector, and the protection is a reference to it (it sits in
+/// extendr's list of protected objects): R copies a vector before modifying
+/// it in place whenever anything else references it, so its numbers cannot
+/// change while the engine reads them. Dropped, like the nodes that hold
+/// it, on R's thread (by the finaliser of a value, or within a call).
+struct Lent(#[allow(dead_code)] Robj);
+
+/// The numbers of a double vector `x` (its attributes are ignored): lent
+/// when it is long, copied when it is short. `what` names it in errors.
+pub fn data_from_r(x: &Robj, what: &str) -> Result<Data> {
+    let Some(slice) = x.as_real_slice() else {
+        return Err(Error::Other(format!("internal error: {what} must be a double vector")));
+    };
+    if slice.len() < LEND_FROM {
+        return Ok(Data::from(slice));
+    }
+    let (ptr, len) = (slice.as_ptr(), slice.len());
+    // SAFETY: the numbers belong to `x`, which `Lent` keeps alive and
+    // unmodified (see there) for as long as the data is held.
+    Ok(unsafe { Data::lent(ptr, len, Rc::new(Lent(x.clone()))) })
+}
+
 /// Builds an engine array from R numbers and an optional `dim` (integer).
-pub fn tensor_from_r(data: &[f64], dim: &Robj) -> Result<Tensor> {
+pub fn tensor_from_r(data: Data, dim: &Robj) -> Result<Tensor> {
     let shape = if dim.is_null() {
         Shape::vector(data.len())
     } else {
@@ -25,7 +55,7 @@ pub fn tensor_from_r(data: &[f64], dim: &Robj) -> Result<Tensor> {
         }
         Shape(dims)
     };
-    Tensor::new(shape, data.to_vec()).map_err(r_error)
+    Tensor::new(shape, data).map_err(r_error)
 }
 
 /// The numbers of an engine array as an R numeric with its `dim`.

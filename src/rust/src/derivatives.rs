@@ -29,7 +29,7 @@ fn fg_hessian(root: Robj, params: List) -> Result<Robj> {
 fn fg_hessian_vector(root: Robj, params: List, v: &[f64]) -> Result<Robj> {
     let direction = Batch::from_data(v.len(), 1, v.to_vec());
     let so = second_order(&var_from_r(&root)?, &vars_from_r(&params)?, Some(&direction)).map_err(r_error)?;
-    Ok(list!(value = so.value, gradient = so.gradient, hessian_vector = so.hessian_times.data).into())
+    Ok(list!(value = so.value, gradient = so.gradient, hessian_vector = so.hessian_times.into_data()).into())
 }
 
 #[extendr]

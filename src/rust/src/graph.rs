@@ -4,12 +4,13 @@ use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::{backward, record, Var};
 
-use crate::convert::{r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
+use crate::convert::{data_from_r, r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
 
-// A leaf; `constant` leaves receive no gradient (plain numbers in an expression).
+// A leaf; `constant` leaves receive no gradient (plain numbers in an
+// expression). `data` is a double vector (any attributes are ignored).
 #[extendr]
-fn fg_leaf(data: &[f64], dim: Robj, constant: bool) -> Result<Robj> {
-    let t = tensor_from_r(data, &dim)?;
+fn fg_leaf(data: Robj, dim: Robj, constant: bool) -> Result<Robj> {
+    let t = tensor_from_r(data_from_r(&data, "data")?, &dim)?;
     Ok(var_to_r(if constant { Var::constant(t) } else { Var::leaf(t) }))
 }
 

@@ -6,7 +6,7 @@
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::backward::value_and_gradient;
-use femtograd_engine::kernels::{record_kernel, KernelData};
+use femtograd_engine::kernels::{record_kernel, record_regression, KernelData};
 use femtograd_engine::linalg::inverse_spd;
 use femtograd_engine::node::{kernel_observations, observation_count};
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
@@ -14,7 +14,7 @@ use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
 use femtograd_engine::Var;
 
-use crate::convert::{r_error, var_from_r, var_to_r, vars_from_r};
+use crate::convert::{data_from_r, r_error, tensor_from_r, var_from_r, var_to_r, vars_from_r};
 
 // One kernel node; `size` is NULL except for the binomial, `weights` NULL
 // except while the bootstrap refits.
@@ -22,19 +22,34 @@ use crate::convert::{r_error, var_from_r, var_to_r, vars_from_r};
 fn fg_kernel(
     name: &str,
     params: List,
-    x: &[f64],
+    x: Robj,
     size: Nullable<Vec<f64>>,
     weights: Nullable<Vec<f64>>,
 ) -> Result<Robj> {
+    let x = data_from_r(&x, "x")?;
     let data = match size {
-        Nullable::NotNull(s) => KernelData::with_size(x.to_vec(), s),
-        Nullable::Null => KernelData::new(x.to_vec()),
+        Nullable::NotNull(s) => KernelData::with_size(x, s),
+        Nullable::Null => KernelData::new(x),
     };
     let weights = match weights {
         Nullable::NotNull(w) => Some(w),
         Nullable::Null => None,
     };
     Ok(var_to_r(record_kernel(name, &vars_from_r(&params)?, data.weighted(weights)).map_err(r_error)?))
+}
+
+// A regression's log-likelihood as one node: kernel `name` at the linear
+// predictor X %*% beta, X a double matrix (with its `dim`), responses `y`
+// (double); `weights` NULL except while the bootstrap refits.
+#[extendr]
+fn fg_regression(name: &str, beta: Robj, x: Robj, dim: Robj, y: Robj, weights: Nullable<Vec<f64>>) -> Result<Robj> {
+    let design = tensor_from_r(data_from_r(&x, "X")?, &dim)?;
+    let weights = match weights {
+        Nullable::NotNull(w) => Some(w),
+        Nullable::Null => None,
+    };
+    let data = KernelData::new(data_from_r(&y, "y")?).weighted(weights);
+    Ok(var_to_r(record_regression(name, &var_from_r(&beta)?, design, data).map_err(r_error)?))
 }
 
 // The n x p matrix of per-observation scores of a log-likelihood that is a
@@ -119,7 +134,7 @@ impl Objective for RecordedLoglik {
     fn hessian(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
         let (root, leaves) = self.record(theta)?;
         let so = second_order(&root, &leaves, None)?;
-        Ok((so.value, so.gradient, so.hessian_times.data))
+        Ok((so.value, so.gradient, so.hessian_times.into_data()))
     }
 }
 
@@ -178,6 +193,7 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
 extendr_module! {
     mod likelihood;
     fn fg_kernel;
+    fn fg_regression;
     fn fg_observation_scores;
     fn fg_kernel_observations;
     fn fg_inverse_spd;

@@ -2,21 +2,27 @@
 //! TRUE) including its limits at x = 0; logs of the data are taken once, when
 //! the node is recorded.
 
+use std::cell::OnceCell;
+
 use super::saddle::{dbinom_log, dpois_log, ln_beta, LN_SQRT_2PI};
-use super::{check_support, Density, Partials};
+use super::{check_support, Density, Moments, Partials};
 use crate::special::{digamma, trigamma};
+use crate::tensor::Data;
 use crate::Result;
 
-/// Normal(mu, sigma): dnorm.
+/// Normal(mu, sigma): dnorm. With shared mu and sigma, the log-likelihood
+/// and its derivatives depend on the data only through the sums of
+/// x - mu and (x - mu)^2, which follow from the moments of the data.
 #[derive(Debug)]
 pub struct Normal {
-    x: Vec<f64>,
+    x: Data,
+    moments: OnceCell<Moments>,
 }
 
 impl Normal {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "finite numbers", |_| true)?;
-        Ok(Normal { x })
+        Ok(Normal { x, moments: OnceCell::new() })
     }
 }
 
@@ -43,18 +49,37 @@ impl Density<2> for Normal {
         let r2 = r * r;
         Partials::two([z * r, (z * z - 1.0) * r], -r2, -2.0 * z * r2, (1.0 - 3.0 * z * z) * r2)
     }
+
+    fn shared(&self, [mu, sigma]: [f64; 2], weights: Option<&[f64]>) -> Option<(f64, Partials<2>)> {
+        if !(sigma > 0.0 && sigma.is_finite() && mu.is_finite()) {
+            return None;
+        }
+        let moments = self.moments.get_or_init(|| Moments::of(&self.x, weights));
+        // s1 = sum w (x - mu), q = sum w z^2, z = (x - mu) / sigma.
+        let (s1, s2) = moments.about(mu);
+        let w = moments.total;
+        let r = 1.0 / sigma;
+        let q = s2 * r * r;
+        let value = -(w * (LN_SQRT_2PI + sigma.ln()) + 0.5 * q);
+        let r2 = r * r;
+        let sums = Partials::two([s1 * r2, (q - w) * r], -w * r2, -2.0 * s1 * r2 * r, (w - 3.0 * q) * r2);
+        let finite = value.is_finite() && sums.grad.iter().chain(sums.hess.iter().flatten()).all(|v| v.is_finite());
+        finite.then_some((value, sums))
+    }
 }
 
-/// Exponential(rate): dexp.
+/// Exponential(rate): dexp. With a shared rate, the log-likelihood and its
+/// derivatives depend on the data only through the sum of x.
 #[derive(Debug)]
 pub struct Exponential {
-    x: Vec<f64>,
+    x: Data,
+    moments: OnceCell<Moments>,
 }
 
 impl Exponential {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
-        Ok(Exponential { x })
+        Ok(Exponential { x, moments: OnceCell::new() })
     }
 }
 
@@ -77,6 +102,19 @@ impl Density<1> for Exponential {
         let r = 1.0 / rate;
         Partials::one(r - self.x[i], -r * r)
     }
+
+    fn shared(&self, [rate]: [f64; 1], weights: Option<&[f64]>) -> Option<(f64, Partials<1>)> {
+        if !(rate > 0.0 && rate.is_finite()) {
+            return None;
+        }
+        let moments = self.moments.get_or_init(|| Moments::of(&self.x, weights));
+        let (w, r) = (moments.total, 1.0 / rate);
+        // The gradient sum_i w (1/rate - x) about 1/rate, where it does not
+        // cancel near the maximum (1/rate = mean).
+        let value = w * rate.ln() - rate * moments.about(0.0).0;
+        let sums = Partials::one(-moments.about(r).0, -w * r * r);
+        (value.is_finite() && sums.grad[0].is_finite() && sums.hess[0][0].is_finite()).then_some((value, sums))
+    }
 }
 
 /// Gamma(shape, rate): dgamma(x, shape, rate). x = 0 is in the support, as
@@ -84,12 +122,12 @@ impl Density<1> for Exponential {
 /// for shape > 1 (log-density +Inf, log(rate), -Inf).
 #[derive(Debug)]
 pub struct Gamma {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
 }
 
 impl Gamma {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         Ok(Gamma { x, log_x })
@@ -132,13 +170,21 @@ impl Density<2> for Gamma {
         }
     }
 
-    fn partials(&self, i: usize, [shape, rate]: [f64; 2], hessian: bool) -> Partials<2> {
+    fn partials(&self, i: usize, theta: [f64; 2], hessian: bool) -> Partials<2> {
+        self.partials_at(theta, hessian)(i)
+    }
+
+    fn partials_at(&self, [shape, rate]: [f64; 2], hessian: bool) -> impl Fn(usize) -> Partials<2> + '_ {
         let r = 1.0 / rate;
-        let g = [rate.ln() - digamma(shape) + self.log_x[i], shape * r - self.x[i]];
-        if !hessian {
-            return Partials::two(g, 0.0, 0.0, 0.0);
+        let shared = rate.ln() - digamma(shape);
+        let h11 = if hessian { -trigamma(shape) } else { 0.0 };
+        move |i| {
+            let g = [shared + self.log_x[i], shape * r - self.x[i]];
+            if !hessian {
+                return Partials::two(g, 0.0, 0.0, 0.0);
+            }
+            Partials::two(g, h11, r, -shape * r * r)
         }
-        Partials::two(g, -trigamma(shape), r, -shape * r * r)
     }
 }
 
@@ -147,14 +193,14 @@ impl Density<2> for Gamma {
 /// and its derivatives are not defined.
 #[derive(Debug)]
 pub struct Beta {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
     /// log(1 - x), through log1p so that x near 0 keeps its digits.
     log_1mx: Vec<f64>,
 }
 
 impl Beta {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "numbers strictly between 0 and 1", |v| v > 0.0 && v < 1.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         let log_1mx = x.iter().map(|v| (-v).ln_1p()).collect();
@@ -184,14 +230,22 @@ impl Density<2> for Beta {
         }
     }
 
-    fn partials(&self, i: usize, [a, b]: [f64; 2], hessian: bool) -> Partials<2> {
-        let psi_ab = digamma(a + b);
-        let g = [self.log_x[i] - digamma(a) + psi_ab, self.log_1mx[i] - digamma(b) + psi_ab];
-        if !hessian {
-            return Partials::two(g, 0.0, 0.0, 0.0);
+    fn partials(&self, i: usize, theta: [f64; 2], hessian: bool) -> Partials<2> {
+        self.partials_at(theta, hessian)(i)
+    }
+
+    fn partials_at(&self, [a, b]: [f64; 2], hessian: bool) -> impl Fn(usize) -> Partials<2> + '_ {
+        let (psi_a, psi_b, psi_ab) = (digamma(a), digamma(b), digamma(a + b));
+        let h = if hessian {
+            let t_ab = trigamma(a + b);
+            [t_ab - trigamma(a), t_ab, t_ab - trigamma(b)]
+        } else {
+            [0.0; 3]
+        };
+        move |i| {
+            let g = [self.log_x[i] - psi_a + psi_ab, self.log_1mx[i] - psi_b + psi_ab];
+            Partials::two(g, h[0], h[1], h[2])
         }
-        let t_ab = trigamma(a + b);
-        Partials::two(g, t_ab - trigamma(a), t_ab, t_ab - trigamma(b))
     }
 }
 
@@ -200,12 +254,12 @@ impl Density<2> for Beta {
 /// above 1; its derivatives are infinite or NaN).
 #[derive(Debug)]
 pub struct Weibull {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
 }
 
 impl Weibull {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "non-negative numbers", |v| v >= 0.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         Ok(Weibull { x, log_x })
@@ -258,12 +312,12 @@ impl Density<2> for Weibull {
 /// formula (only meaningful where x >= x_min).
 #[derive(Debug)]
 pub struct Pareto {
-    x: Vec<f64>,
+    x: Data,
     log_x: Vec<f64>,
 }
 
 impl Pareto {
-    pub fn new(x: Vec<f64>) -> Result<Self> {
+    pub fn new(x: Data) -> Result<Self> {
         check_support(Self::NAME, "x", &x, "positive numbers", |v| v > 0.0)?;
         let log_x = x.iter().map(|v| v.ln()).collect();
         Ok(Pareto { x, log_x })

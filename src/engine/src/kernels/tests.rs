@@ -561,6 +561,24 @@ fn error(name: &str, data: KernelData, params: &[Tensor]) -> String {
 }
 
 #[test]
+fn long_data_outside_the_support_is_reported_at_its_first_bad_index() {
+    // The check runs chunk by chunk: bad values inside, at the edges of and
+    // across chunks are found, the first one reported.
+    for (bad, at) in [(vec![700], 700), (vec![255], 255), (vec![256, 3], 3), (vec![999, 511, 512], 511), (vec![0], 0)] {
+        let mut x = vec![0.5; 1000];
+        for &i in &bad {
+            x[i] = -1.0;
+        }
+        let got = error("exponential", KernelData::new(x), &[s(1.0)]);
+        let want = format!("loglik_exponential: x[{}] = -1 is outside the support (non-negative numbers)", at + 1);
+        assert_eq!(got, want);
+    }
+    let mut x = vec![0.5; 1000];
+    x[600] = f64::NAN;
+    assert_eq!(error("normal", KernelData::new(x), &[s(0.0), s(1.0)]), "loglik_normal: x[601] = NaN is outside the support (finite numbers)");
+}
+
+#[test]
 fn data_outside_the_support_is_an_error_with_its_index() {
     let d = KernelData::new;
     let cases: Vec<(&str, KernelData, Vec<Tensor>, &str)> = vec![

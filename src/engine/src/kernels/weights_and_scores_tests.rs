@@ -53,7 +53,7 @@ fn repeated(c: &Case, w: &[f64]) -> (KernelData, Vec<Tensor>) {
     };
     let per_obs = |values: &[f64]| if values.len() == 1 { values.to_vec() } else { rep(values) };
     let data = KernelData {
-        x: rep(&c.data.x),
+        x: rep(&c.data.x).into(),
         size: c.data.size.as_deref().map(per_obs),
         weights: None,
     };

@@ -116,7 +116,7 @@ impl LinearOp for Gather {
         if let Some(&bad) = self.positions.iter().find(|&&p| p >= n) {
             bail!("[: index {} is out of range for {}", bad + 1, x.shape);
         }
-        Ok(Tensor::vector(self.positions.iter().map(|&p| x.data[p]).collect()))
+        Ok(Tensor::vector(self.positions.iter().map(|&p| x.data[p]).collect::<Vec<f64>>()))
     }
     fn apply(&self, x: &[f64], y: &mut [f64]) {
         for (o, &p) in y.iter_mut().zip(&self.positions) {

@@ -211,6 +211,8 @@ pub fn maximize(objective: &mut dyn Objective, start: &[f64], method: Method, co
     }
     let mut ev = Evaluator { objective, p: start.len(), evaluations: 0 };
     let max_iter = control.max_iter_for(method);
+    // Each step's derivatives reuse the large buffers of the previous one's.
+    let _buffers = crate::batch::reuse_buffers();
     match method {
         Method::Newton => methods::newton(&mut ev, start, control, max_iter),
         Method::Bfgs => methods::bfgs(&mut ev, start, control, max_iter),

@@ -251,7 +251,7 @@ impl Objective for GraphNormal {
     fn hessian(&mut self, theta: &[f64]) -> Result<(f64, Vec<f64>, Vec<f64>)> {
         let (ll, params) = self.record(theta)?;
         let so = second_order(&ll, &params, None)?;
-        Ok((so.value, so.gradient, so.hessian_times.data))
+        Ok((so.value, so.gradient, so.hessian_times.into_data()))
     }
 }
 
