@@ -119,8 +119,8 @@ impl Density<1> for Binomial {
     }
 
     fn log_density(&self, i: usize, [p]: [f64; 1]) -> f64 {
-        if !(0.0..=1.0).contains(&p) {
-            return if p.is_nan() { p } else { f64::NEG_INFINITY };
+        if let Some(outside) = outside_unit_interval(p) {
+            return outside;
         }
         dbinom_log_with(self.x[i], self.trials(i), p, 1.0 - p, || self.stirling[i])
     }
@@ -130,6 +130,11 @@ impl Density<1> for Binomial {
         let y = self.trials(i) - x;
         Partials::one(ratio(x, p) - ratio(y, q), -ratio(x, p * p) - ratio(y, q * q))
     }
+}
+
+/// The log-density of a probability outside [0, 1]: -Inf (NaN stays NaN).
+fn outside_unit_interval(p: f64) -> Option<f64> {
+    (!(0.0..=1.0).contains(&p)).then(|| if p.is_nan() { p } else { f64::NEG_INFINITY })
 }
 
 /// Bernoulli(p): dbinom(x, 1, p).
@@ -153,8 +158,8 @@ impl Density<1> for Bernoulli {
     }
 
     fn log_density(&self, i: usize, [p]: [f64; 1]) -> f64 {
-        if !(0.0..=1.0).contains(&p) {
-            return if p.is_nan() { p } else { f64::NEG_INFINITY };
+        if let Some(outside) = outside_unit_interval(p) {
+            return outside;
         }
         // log1p(-p) keeps the digits of a small p that 1 - p would round away.
         if self.x[i] {
