@@ -49,7 +49,7 @@ Ops.femtograd_value <- function(e1, e2) {
     if (op == "+") return(e1)
     stop(sprintf("%s: not defined for femtograd values", op), call. = FALSE)
   }
-  if (is_arithmetic[op]) return(wrap_node(fg_binary(op, as_node(e1, op), as_node(e2, op))))
+  if (is_arithmetic[op]) return(wrap_node(fg_binary(op, as_operand(e1, op), as_operand(e2, op))))
   if (op %in% comparison_ops) {
     lhs <- if (is_value(e1)) value_of(e1) else e1
     rhs <- if (is_value(e2)) value_of(e2) else e2
@@ -115,7 +115,7 @@ t.femtograd_value <- function(x) wrap_node(fg_reduce("t", x))
   wrap_node(fg_gather(x, as.integer(positions)))
 }
 
-matmul_value <- function(x, y) wrap_node(fg_matmul(as_node(x, "%*%"), as_node(y, "%*%")))
+matmul_value <- function(x, y) wrap_node(fg_matmul(as_operand(x, "%*%"), as_operand(y, "%*%")))
 
 # %*% and crossprod are not S3 generics in R 4.2, so values register S4
 # methods for them (on the S3 class, declared with setOldClass).

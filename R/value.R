@@ -28,16 +28,30 @@ val <- function(x) {
 is_value <- function(x) inherits(x, "femtograd_value")
 
 new_value <- function(x, constant, caller) {
+  check_numbers(x, caller)
+  d <- dim(x)
+  wrap_node(fg_leaf(as_doubles(x), if (is.null(d)) NULL else as.integer(d), constant))
+}
+
+check_numbers <- function(x, caller) {
   if (!is.numeric(x)) {
     stop(sprintf("%s: expected numbers (a numeric scalar, vector or matrix), got an object of class '%s'",
                  caller, paste(class(x), collapse = "/")), call. = FALSE)
   }
-  d <- dim(x)
-  if (length(d) > 2L) {
+  if (length(dim(x)) > 2L) {
     stop(sprintf("%s: arrays with %d dimensions are not supported; use a vector or a matrix",
-                 caller, length(d)), call. = FALSE)
+                 caller, length(dim(x))), call. = FALSE)
   }
-  wrap_node(fg_leaf(as_doubles(x), if (is.null(d)) NULL else as.integer(d), constant))
+}
+
+# An operand for fg_binary/fg_matmul: a value as it is, or plain numbers as
+# doubles (dim kept), which the bindings turn into a constant node without
+# an R-side value and its finaliser (those add up over long loops).
+as_operand <- function(x, caller) {
+  if (is_value(x)) return(x)
+  check_numbers(x, caller)
+  if (!is.double(x)) storage.mode(x) <- "double"
+  x
 }
 
 # The numbers of x as a double vector, without copying one already (as.double

@@ -107,6 +107,17 @@ pub fn var_from_r(robj: &Robj) -> Result<Var> {
     Ok(ptr.try_addr()?.clone())
 }
 
+/// An operand of an operation: a femtograd value, or plain numbers (a
+/// double vector, with a `dim` for a matrix) that become a constant node
+/// here, so R need not wrap them in a value of their own first.
+pub fn operand_from_r(robj: &Robj) -> Result<Var> {
+    if robj.is_external_pointer() {
+        return var_from_r(robj);
+    }
+    let t = tensor_from_r(data_from_r(robj, "an operand")?, &robj.get_attrib("dim").unwrap_or_else(|| ().into()))?;
+    Ok(Var::constant(t))
+}
+
 /// The nodes of an R list of external pointers.
 pub fn vars_from_r(list: &List) -> Result<Vec<Var>> {
     list.values().map(|r| var_from_r(&r)).collect()

@@ -4,7 +4,7 @@ use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::{backward, record, Var};
 
-use crate::convert::{data_from_r, r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
+use crate::convert::{data_from_r, operand_from_r, r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
 
 // A leaf; `constant` leaves receive no gradient (plain numbers in an
 // expression). `data` is a double vector (any attributes are ignored).
@@ -44,7 +44,7 @@ fn fg_unary(name: &str, x: Robj) -> Result<Robj> {
 
 #[extendr]
 fn fg_binary(name: &str, a: Robj, b: Robj) -> Result<Robj> {
-    Ok(var_to_r(record::binary(name, &var_from_r(&a)?, &var_from_r(&b)?).map_err(r_error)?))
+    Ok(var_to_r(record::binary(name, &operand_from_r(&a)?, &operand_from_r(&b)?).map_err(r_error)?))
 }
 
 // Reductions and shape operations of one argument, by name.
@@ -64,7 +64,7 @@ fn fg_reduce(name: &str, x: Robj) -> Result<Robj> {
 
 #[extendr]
 fn fg_matmul(a: Robj, b: Robj) -> Result<Robj> {
-    Ok(var_to_r(record::matmul(&var_from_r(&a)?, &var_from_r(&b)?).map_err(r_error)?))
+    Ok(var_to_r(record::matmul(&operand_from_r(&a)?, &operand_from_r(&b)?).map_err(r_error)?))
 }
 
 // x[i] with 1-based positions (validated in R).
