@@ -46,15 +46,17 @@ resident_mb <- function() {
 
 test_that("graph memory is released when R drops the values", {
   skip_if_not(file.exists("/proc/self/status"), "needs Linux /proc to read resident memory")
-  invisible(gc())
-  before <- resident_mb()
-  # 40 MB per node: above glibc's largest mmap threshold, so each array is
+  # 80 MB per node: above glibc's largest mmap threshold, so each array is
   # its own mapping and freeing it shows up in the resident size at once.
+  # The margins are wide because the heap left by earlier tests (the 10^6
+  # node chain) can shrink by a hundred MB or so while this test runs.
+  invisible(gc()); invisible(gc())
+  before <- resident_mb()
   local({
-    x <- val(rnorm(5e6))
-    for (i in 1:8) x <- x * 1.0001   # about 360 MB of nodes held in Rust
-    expect_gt(resident_mb() - before, 250)
+    x <- val(rnorm(1e7))
+    for (i in 1:8) x <- x * 1.0001   # about 720 MB of nodes held in Rust
+    expect_gt(resident_mb() - before, 400)
   })
   invisible(gc())
-  expect_lt(resident_mb() - before, 60)
+  expect_lt(resident_mb() - before, 150)
 })
