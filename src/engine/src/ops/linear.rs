@@ -1,6 +1,8 @@
 //! Operations linear in their one input: their derivative rules all come
 //! from `Linear` (see `rule.rs`); here each states only y = L x and x += L'y.
 
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+
 use crate::rule::LinearOp;
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
@@ -79,20 +81,23 @@ impl LinearOp for Transpose {
     }
     fn apply_transpose(&self, y: &[f64], x: &mut [f64]) {
         // y is cols x rows; its transpose is added into x (rows x cols).
-        for i in 0..self.rows {
-            for j in 0..self.cols {
-                x[i + j * self.rows] += y[j + i * self.cols];
-            }
-        }
+        let mut into = column_major_mut(x, self.rows, self.cols);
+        into += &column_major(y, self.cols, self.rows).t();
     }
 }
 
+/// y = x' for a rows x cols column-major x: ndarray's transposed view does
+/// the strided walk, and assign() picks the copy order.
 fn transpose_into(x: &[f64], rows: usize, cols: usize, y: &mut [f64]) {
-    for i in 0..rows {
-        for j in 0..cols {
-            y[j + i * cols] = x[i + j * rows];
-        }
-    }
+    column_major_mut(y, cols, rows).assign(&column_major(x, rows, cols).t());
+}
+
+fn column_major(data: &[f64], rows: usize, cols: usize) -> ArrayView2<'_, f64> {
+    ArrayView2::from_shape((rows, cols).f(), data).expect("a column-major array of known size")
+}
+
+fn column_major_mut(data: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2<'_, f64> {
+    ArrayViewMut2::from_shape((rows, cols).f(), data).expect("a column-major array of known size")
 }
 
 /// x[i] for a vector of 0-based positions: gathers forward, scatters back.
