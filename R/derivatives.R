@@ -134,5 +134,11 @@ parameter_labels <- function(params) {
   sizes <- vapply(params, length, integer(1))
   nms <- names(params)
   if (is.null(nms)) return(NULL)
+  element_labels(nms, sizes)
+}
+
+# Labels of the elements of parameters named `nms` with `sizes` elements:
+# `mu` for a scalar, `beta1`, `beta2`, ... for a vector or matrix.
+element_labels <- function(nms, sizes) {
   unlist(Map(function(name, n) if (n == 1L) name else paste0(name, seq_len(n)), nms, sizes), use.names = FALSE)
 }

@@ -285,8 +285,7 @@ parameter_layout <- function(params) {
   sizes <- vapply(params, length, integer(1))
   list(names = nms, shapes = shapes, sizes = sizes,
        start = as.double(unlist(params, use.names = FALSE)),
-       labels = unlist(Map(function(name, n) if (n == 1L) name else paste0(name, seq_len(n)), nms, sizes),
-                       use.names = FALSE))
+       labels = element_labels(nms, sizes))
 }
 
 split_parameters <- function(theta, layout) {

@@ -353,9 +353,7 @@ plot.femtoprofile <- function(x, which = NULL, type = c("z", "loglik"), level = 
   if (anyNA(which) || !all(which %in% profiled)) {
     stop(sprintf("plot: which must name profiled parameters (%s)", paste(profiled, collapse = ", ")), call. = FALSE)
   }
-  if (!is.numeric(level) || length(level) != 1L || !(level > 0 && level < 1)) {
-    stop("plot: level must be a number between 0 and 1", call. = FALSE)
-  }
+  check_level(level, "plot")
   old <- graphics::par(mfrow = grDevices::n2mfrow(length(which)))
   on.exit(graphics::par(old))
   for (label in which) {
