@@ -9,8 +9,6 @@ fg_data <- function(x) .Call(wrap__fg_data, x)
 
 fg_grad <- function(x) .Call(wrap__fg_grad, x)
 
-fg_requires_grad <- function(x) .Call(wrap__fg_requires_grad, x)
-
 fg_unary <- function(name, x) .Call(wrap__fg_unary, name, x)
 
 fg_binary <- function(name, a, b) .Call(wrap__fg_binary, name, a, b)

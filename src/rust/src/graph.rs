@@ -33,11 +33,6 @@ fn fg_grad(x: Robj) -> Result<Robj> {
 }
 
 #[extendr]
-fn fg_requires_grad(x: Robj) -> Result<bool> {
-    Ok(var_from_r(&x)?.requires_grad())
-}
-
-#[extendr]
 fn fg_unary(name: &str, x: Robj) -> Result<Robj> {
     Ok(var_to_r(record::unary(name, &var_from_r(&x)?).map_err(r_error)?))
 }
@@ -91,7 +86,6 @@ extendr_module! {
     fn fg_is_live;
     fn fg_data;
     fn fg_grad;
-    fn fg_requires_grad;
     fn fg_unary;
     fn fg_binary;
     fn fg_reduce;
