@@ -5,13 +5,7 @@ fg_leaf <- function(data, dim, constant) .Call(wrap__fg_leaf, data, dim, constan
 
 fg_is_live <- function(x) .Call(wrap__fg_is_live, x)
 
-fg_data <- function(x) .Call(wrap__fg_data, x)
-
 fg_grad <- function(x) .Call(wrap__fg_grad, x)
-
-fg_unary <- function(name, x) .Call(wrap__fg_unary, name, x)
-
-fg_binary <- function(name, a, b) .Call(wrap__fg_binary, name, a, b)
 
 fg_reduce <- function(name, x) .Call(wrap__fg_reduce, name, x)
 
@@ -42,5 +36,7 @@ fg_kernel_observations <- function(root) .Call(wrap__fg_kernel_observations, roo
 fg_inverse_spd <- function(a) .Call(wrap__fg_inverse_spd, a)
 
 fg_maximize <- function(record, start, method, control) .Call(wrap__fg_maximize, record, start, method, control)
+
+fg_native_routines <- function() .Call(wrap__fg_native_routines)
 
 

@@ -48,3 +48,12 @@
 #' @importFrom methods setOldClass setMethod show
 #' @importFrom stats coef vcov confint logLik nobs AIC BIC
 "_PACKAGE"
+
+# The engine's per-operation entry points (see src/rust/src/native.rs),
+# called with .Call from Ops, Math, length and dim of values.
+.native <- new.env(parent = emptyenv())
+
+.onLoad <- function(libname, pkgname) {
+  routines <- fg_native_routines()
+  for (name in names(routines)) assign(name, routines[[name]], envir = .native)
+}

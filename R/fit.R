@@ -26,15 +26,21 @@
 #' @param control A list of optimiser settings: `max_iter`, `gtol` (scaled
 #'   gradient tolerance, default 1e-8), `ftol` (relative change in the
 #'   log-likelihood, default 1e-12), `memory` (L-BFGS pairs, default 10),
-#'   `max_halvings` (line-search shortenings, default 50).
+#'   `max_halvings` (line-search shortenings, default 50), `replay`
+#'   (`TRUE`, the default: `loglik` is recorded once and replayed in Rust at
+#'   new points; `FALSE` calls it again at every point, which only costs
+#'   time).
 #' @param nobs Number of observations, for `BIC()` and `nobs()`. By default
 #'   it is read from the log-likelihood kernels (`loglik_normal()`, ...) the
 #'   function used; `NA` if it used none.
 #' @return An object of class `femtofit`, with methods for [coef()],
 #'   [vcov()], [se()], [confint()], [logLik()], [AIC()], [BIC()], [nobs()],
 #'   [summary()], [print()] and [observed_info()]. Its elements `gradient`
-#'   (at the optimum), `hessian`, `iterations`, `evaluations`, `converged`,
-#'   `message` and `method` hold the details; `working` is the fit on the
+#'   (at the optimum), `hessian`, `iterations`, `evaluations`,
+#'   `recordings` (how often `loglik` was called: it is recorded once and
+#'   replayed in Rust at the other points, unless a comparison or a number it
+#'   read from a parameter changes there), `converged`, `message` and
+#'   `method` hold the details; `working` is the fit on the
 #'   optimiser's scale (see `transform`) and `transforms` describes the
 #'   transforms used.
 #' @examples
@@ -230,6 +236,7 @@ femtofit_object <- function(opt, spec, observations, call) {
     hessian = hessian,
     iterations = opt$iterations,
     evaluations = opt$evaluations,
+    recordings = opt$recordings,
     converged = opt$converged,
     message = opt$message,
     method = spec$method,

@@ -33,31 +33,18 @@
 #' x > 1
 NULL
 
-binary_ops <- c("+", "-", "*", "/", "^")
-# A named lookup is cheaper than %in% on the hot path of every operation.
-is_arithmetic <- c("+" = TRUE, "-" = TRUE, "*" = TRUE, "/" = TRUE, "^" = TRUE, "==" = FALSE, "!=" = FALSE,
-                   "<" = FALSE, "<=" = FALSE, ">=" = FALSE, ">" = FALSE, "&" = FALSE, "|" = FALSE,
-                   "%%" = FALSE, "%/%" = FALSE, "!" = FALSE)
-comparison_ops <- c("==", "!=", "<", "<=", ">=", ">")
-
+# Every operator goes straight to the engine (src/rust/src/native.rs):
+# arithmetic records a node, a comparison returns plain logicals (and
+# leaves a guard on the tape when a side depends on a parameter), anything
+# else is an error naming the operator. `e2` is missing for unary - and +.
 #' @rdname value-operations
 #' @export
 Ops.femtograd_value <- function(e1, e2) {
-  op <- .Generic
-  if (missing(e2)) {
-    if (op == "-") return(wrap_node(fg_unary("neg", e1)))
-    if (op == "+") return(e1)
-    stop(sprintf("%s: not defined for femtograd values", op), call. = FALSE)
-  }
-  if (is_arithmetic[op]) return(wrap_node(fg_binary(op, as_operand(e1, op), as_operand(e2, op))))
-  if (op %in% comparison_ops) {
-    lhs <- if (is_value(e1)) value_of(e1) else e1
-    rhs <- if (is_value(e2)) value_of(e2) else e2
-    return(get(op, envir = baseenv())(lhs, rhs))
-  }
-  stop(sprintf("%s: not supported for femtograd values (supported: %s)",
-               op, paste(c(binary_ops, comparison_ops), collapse = " ")), call. = FALSE)
+  if (nargs() == 1L) .Call(.native$ops, .Generic, e1, NULL) else .Call(.native$ops, .Generic, e1, e2)
 }
+
+# An elementwise function by the engine's name for it.
+math_value <- function(name, x) .Call(.native$math, name, x)
 
 math_functions <- c("exp", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan",
                     "tanh", "sinh", "cosh", "lgamma", "digamma")
@@ -71,11 +58,11 @@ Math.femtograd_value <- function(x, ...) {
     stop(sprintf("%s: not supported for femtograd values (supported: log, %s)",
                  f, paste(math_functions, collapse = ", ")), call. = FALSE)
   }
-  wrap_node(fg_unary(f, x))
+  math_value(f, x)
 }
 
 log_value <- function(x, base = exp(1)) {
-  y <- wrap_node(fg_unary("log", x))
+  y <- math_value("log", x)
   if (missing(base) || identical(base, exp(1))) y else y / log(base)
 }
 

@@ -21,12 +21,12 @@
 NULL
 
 stable_unary <- function(name, x) {
-  if (is_value(x)) return(wrap_node(fg_unary(name, x)))
+  if (is_value(x)) return(math_value(name, x))
   if (!is.numeric(x)) {
     stop(sprintf("%s: expected a femtograd value or numbers, got an object of class '%s'",
                  name, paste(class(x), collapse = "/")), call. = FALSE)
   }
-  value_of(wrap_node(fg_unary(name, new_value(x, constant = TRUE, caller = name))))
+  value_of(math_value(name, new_value(x, constant = TRUE, caller = name)))
 }
 
 #' @rdname stable-functions

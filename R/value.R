@@ -44,7 +44,7 @@ check_numbers <- function(x, caller) {
   }
 }
 
-# An operand for fg_binary/fg_matmul: a value as it is, or plain numbers as
+# An operand for fg_matmul: a value as it is, or plain numbers as
 # doubles (dim kept), which the bindings turn into a constant node without
 # an R-side value and its finaliser (those add up over long loops).
 as_operand <- function(x, caller) {
@@ -92,8 +92,12 @@ as_node <- function(x, caller) {
 #' @export
 value_of <- function(x) {
   check_value(x, "value_of")
-  rust(fg_data(x))
+  .Call(.native$numbers, x, TRUE)
 }
+
+# The numbers for display: reading them to print does not make the
+# recording depend on them (no guard).
+numbers_to_show <- function(x) .Call(.native$numbers, x, FALSE)
 
 check_value <- function(x, caller) {
   if (!is_value(x)) {
@@ -106,7 +110,7 @@ check_value <- function(x, caller) {
 #' @export
 format.femtograd_value <- function(x, ...) {
   if (!fg_is_live(x)) return("<femtograd value: no longer valid (restored from a saved session)>")
-  v <- value_of(x)
+  v <- numbers_to_show(x)
   shape <- if (is.matrix(v)) sprintf("%d x %d matrix", nrow(v), ncol(v))
            else if (length(v) == 1L) "scalar" else sprintf("vector of length %d", length(v))
   sprintf("<femtograd value: %s>", shape)
@@ -117,18 +121,19 @@ print.femtograd_value <- function(x, ...) {
   cat(format(x), "\n", sep = "")
   if (fg_is_live(x)) {
     cat("value:\n")
-    print(value_of(x), ...)
+    print(numbers_to_show(x), ...)
     cat("grad:\n")
     print(grad(x), ...)
   }
   invisible(x)
 }
 
+# A value's shape is fixed when it is recorded: reading it is no guard.
 #' @export
-length.femtograd_value <- function(x) length(value_of(x))
+length.femtograd_value <- function(x) .Call(.native$length, x)
 
 #' @export
-dim.femtograd_value <- function(x) dim(value_of(x))
+dim.femtograd_value <- function(x) .Call(.native$dim, x)
 
 #' @export
 as.double.femtograd_value <- function(x, ...) as.double(value_of(x))

@@ -171,8 +171,10 @@ test_that("a progress bar appears only for long runs", {
   x <- exp_data()
   res <- fit(function(rate) loglik_exponential(rate, x), params = c(rate = 1))
   expect_silent(bootstrap(res, R = 20, progress = TRUE))
+  # fit() records the function once per refit (and replays it), so the
+  # sleep must make one recording slow.
   slow <- fit(function(rate) {
-    Sys.sleep(0.15)
+    Sys.sleep(0.5)
     loglik_exponential(rate, x)
   }, params = c(rate = 1 / mean(x)))
   expect_output(bootstrap(slow, R = 5, progress = TRUE), "100%")

@@ -1,9 +1,9 @@
-//! Reverse mode: one sweep from a scalar output back to every node it
-//! depends on.
+//! Reverse mode: one sweep down the tape from a scalar output to every node
+//! it depends on.
 
 use crate::batch::accumulate_vec;
-use crate::node::{index_of, topological_order, Var};
 use crate::rule::Site;
+use crate::tape::{Input, Tape, Var};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -11,20 +11,24 @@ use crate::{bail, Result};
 /// every node reachable from it (gradients add up across calls, as in
 /// micrograd and PyTorch; `zero_grad` resets them).
 pub fn backward(root: &Var) -> Result<()> {
-    let order = topological_order(root);
-    let adjoints = reverse_sweep(root, &order)?;
-    for (node, adj) in order.iter().zip(adjoints) {
+    let (cell, r) = root.resolve();
+    let adjoints = reverse_sweep(&cell.tape(), r)?;
+    let mut tape = cell.tape_mut();
+    for (i, adj) in adjoints.into_iter().enumerate() {
         if let Some(a) = adj {
-            node.accumulate_grad(&a);
+            tape.accumulate_grad(i, &a);
         }
     }
     Ok(())
 }
 
-/// Clears the gradients of every node reachable from `root`.
+/// Clears the gradients of every node `root` depends on.
 pub fn zero_grad(root: &Var) {
-    for node in topological_order(root) {
-        node.zero_grad();
+    let (cell, r) = root.resolve();
+    let reached = crate::tape::reachable(&cell.tape(), r);
+    let mut tape = cell.tape_mut();
+    for (i, _) in reached.iter().enumerate().filter(|(_, &on)| on) {
+        tape.zero_grad(i);
     }
 }
 
@@ -32,38 +36,63 @@ pub fn zero_grad(root: &Var) {
 /// touching the gradients stored on the nodes. The gradient is the
 /// concatenation of each parameter's (column-major) gradient.
 pub fn value_and_gradient(root: &Var, params: &[Var]) -> Result<(f64, Vec<f64>)> {
-    let order = topological_order(root);
-    let adjoints = reverse_sweep(root, &order)?;
-    let index = index_of(&order);
+    let (cell, r) = root.resolve();
+    let tape = cell.tape();
+    let adjoints = reverse_sweep(&tape, r)?;
     let mut grad = Vec::new();
     for p in params {
-        match index.get(&p.id()).and_then(|&i| adjoints[i].as_ref()) {
+        let n = p.value().numel();
+        match p.index_relative_to(&cell).and_then(|i| adjoints.get(i)).and_then(Option::as_ref) {
             Some(a) => grad.extend_from_slice(a),
-            None => grad.extend(std::iter::repeat(0.0).take(p.value().numel())),
+            None => grad.extend(std::iter::repeat(0.0).take(n)),
         }
     }
-    Ok((root.value().data[0], grad))
+    Ok((tape.node(r).value.data[0], grad))
 }
 
-/// The adjoint of every node in `order` (indexed alike); `None` where no
+/// The adjoint of every node up to `root` (by position); `None` where no
 /// gradient flows.
-fn reverse_sweep(root: &Var, order: &[Var]) -> Result<Vec<Option<Vec<f64>>>> {
-    if !root.value().is_scalar() {
-        bail!("backward: the output must be a scalar, got {}", root.value().shape);
+pub(crate) fn reverse_sweep(tape: &Tape, root: usize) -> Result<Vec<Option<Vec<f64>>>> {
+    let out = &tape.node(root).value;
+    if !out.is_scalar() {
+        bail!("backward: the output must be a scalar, got {}", out.shape);
     }
-    let index = index_of(order);
-    let mut adj: Vec<Option<Vec<f64>>> = vec![None; order.len()];
-    adj[order.len() - 1] = Some(vec![1.0]);
-    for pos in (0..order.len()).rev() {
-        let node = &order[pos];
-        let (Some(rule), Some(out_adj)) = (node.rule(), adj[pos].as_ref()) else { continue };
-        let inputs: Vec<&Tensor> = node.inputs().iter().map(|v| v.value()).collect();
-        let needs: Vec<bool> = node.inputs().iter().map(|v| v.requires_grad()).collect();
-        let site = Site { inputs: &inputs, output: node.value() };
+    let mut adj: Vec<Option<Vec<f64>>> = vec![None; root + 1];
+    adj[root] = Some(vec![1.0]);
+    let mut scalars = [0.0; 2];
+    for pos in (0..=root).rev() {
+        let node = tape.node(pos);
+        let (Some(rule), Some(out_adj)) = (node.rule.as_ref(), adj[pos].as_ref()) else { continue };
+        // Scalars through an elementwise operation: the partials alone, with
+        // no arrays to build (the common case of models written as loops).
+        if node.value.is_scalar() && tape.inputs(pos).len() <= 2 {
+            let mut ok = true;
+            for (k, input) in tape.inputs(pos).enumerate() {
+                let v = tape.input_value(input);
+                ok &= v.is_scalar();
+                scalars[k] = v.data[0];
+            }
+            let n = tape.inputs(pos).len();
+            if let Some(partials) = ok.then(|| rule.scalar_partials(&scalars[..n], node.value.data[0])).flatten() {
+                let g = out_adj[0];
+                for (k, input) in tape.inputs(pos).enumerate() {
+                    if let Input::Node(j) = input {
+                        if tape.node(j).requires_grad {
+                            accumulate_vec(&mut adj[j], vec![g * partials[k]]);
+                        }
+                    }
+                }
+                continue;
+            }
+        }
+        let values = tape.input_values(pos);
+        let inputs: Vec<&Tensor> = values.iter().collect();
+        let needs: Vec<bool> = tape.inputs(pos).map(|input| tape.input_requires_grad(input)).collect();
+        let site = Site { inputs: &inputs, output: &node.value };
         let contributions = rule.vjp(&site, out_adj, &needs);
-        for (input, contribution) in node.inputs().iter().zip(contributions) {
-            if let Some(c) = contribution {
-                accumulate_vec(&mut adj[index[&input.id()]], c);
+        for (input, contribution) in tape.inputs(pos).zip(contributions) {
+            if let (Input::Node(j), Some(c)) = (input, contribution) {
+                accumulate_vec(&mut adj[j], c);
             }
         }
     }

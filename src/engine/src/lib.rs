@@ -7,21 +7,24 @@ pub mod batch;
 pub mod error;
 pub mod kernels;
 pub mod linalg;
-pub mod node;
 pub mod ops;
 pub mod optim;
 pub mod record;
+pub mod replay;
 pub mod rule;
 pub mod scores;
 pub mod second_order;
 pub mod special;
+pub mod tape;
 pub mod tensor;
 
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod replay_tests;
 
 pub use error::{Error, Result};
-pub use node::Var;
+pub use tape::{Operand, Var};
 pub use tensor::{Data, Shape, Tensor};

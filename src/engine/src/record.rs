@@ -1,46 +1,60 @@
 //! Recording operations by name: the entry points the bindings call. Each
-//! returns a new node, or an error naming the operation and the shapes.
+//! appends a node to the tape of its inputs, or returns an error naming the
+//! operation and the shapes.
 
-use crate::node::Var;
+use std::rc::Rc;
+
 use crate::ops::{Binary, Gather, LogSumExp, MatMul, Mean, Prod, Sum, Transpose, Unary};
-use crate::rule::Linear;
+use crate::rule::{Linear, Rule};
+use crate::tape::{Operand, Var};
 use crate::{bail, Result};
+
+thread_local! {
+    /// The elementwise rules hold no state, so every node of one kind
+    /// shares one instance: recording a scalar operation allocates nothing
+    /// for its rule.
+    static BINARY: Vec<(Binary, Rc<dyn Rule>)> =
+        ["+", "-", "*", "/", "^"].iter().filter_map(|n| Binary::from_name(n)).map(|b| (b, Rc::new(b) as Rc<dyn Rule>)).collect();
+    static UNARY: Vec<(Unary, Rc<dyn Rule>)> = Unary::ALL.iter().map(|&u| (u, Rc::new(u) as Rc<dyn Rule>)).collect();
+}
 
 pub fn unary(name: &str, x: &Var) -> Result<Var> {
     let Some(op) = Unary::from_name(name) else { bail!("unknown elementwise function '{name}'") };
-    Var::apply(Box::new(op), vec![x.clone()])
+    let rule = UNARY.with(|rules| rules.iter().find(|(u, _)| *u == op).map(|(_, r)| Rc::clone(r)));
+    Var::apply(rule.expect("every unary function has a shared rule"), &[x.into()])
 }
 
-pub fn binary(name: &str, a: &Var, b: &Var) -> Result<Var> {
+pub fn binary(name: &str, a: impl Into<Operand>, b: impl Into<Operand>) -> Result<Var> {
     let Some(op) = Binary::from_name(name) else { bail!("unknown arithmetic operator '{name}'") };
-    Var::apply(Box::new(op), vec![a.clone(), b.clone()])
+    let rule = BINARY.with(|rules| rules.iter().find(|(o, _)| *o == op).map(|(_, r)| Rc::clone(r)));
+    Var::apply(rule.expect("every operator has a shared rule"), &[a.into(), b.into()])
 }
 
 pub fn sum(x: &Var) -> Result<Var> {
-    Var::apply(Box::new(Linear(Sum)), vec![x.clone()])
+    Var::apply(Rc::new(Linear(Sum)), &[x.into()])
 }
 
 pub fn mean(x: &Var) -> Result<Var> {
-    Var::apply(Box::new(Linear(Mean)), vec![x.clone()])
+    Var::apply(Rc::new(Linear(Mean)), &[x.into()])
 }
 
 pub fn prod(x: &Var) -> Result<Var> {
-    Var::apply(Box::new(Prod), vec![x.clone()])
+    Var::apply(Rc::new(Prod), &[x.into()])
 }
 
 pub fn logsumexp(x: &Var) -> Result<Var> {
-    Var::apply(Box::new(LogSumExp), vec![x.clone()])
+    Var::apply(Rc::new(LogSumExp), &[x.into()])
 }
 
 pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
-    Var::apply(Box::new(MatMul), vec![a.clone(), b.clone()])
+    Var::apply(Rc::new(MatMul), &[a.into(), b.into()])
 }
 
 pub fn transpose(x: &Var) -> Result<Var> {
-    Var::apply(Box::new(Linear(Transpose::for_shape(&x.value().shape))), vec![x.clone()])
+    Var::apply(Rc::new(Linear(Transpose::for_shape(&x.value().shape))), &[x.into()])
 }
 
 /// x[positions] with 0-based positions.
 pub fn gather(x: &Var, positions: Vec<usize>) -> Result<Var> {
-    Var::apply(Box::new(Linear(Gather::new(positions))), vec![x.clone()])
+    Var::apply(Rc::new(Linear(Gather::new(positions))), &[x.into()])
 }

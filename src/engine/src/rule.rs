@@ -44,6 +44,24 @@ pub trait Rule: Debug {
         dirs: usize,
     ) -> Vec<Option<Batch>>;
 
+    /// Fast path for elementwise operations on scalars (models written as
+    /// loops): the partial derivatives of the output with respect to each
+    /// (scalar) input. `None` where the rule has no such path.
+    fn scalar_partials(&self, _inputs: &[f64], _output: f64) -> Option<[f64; 2]> {
+        None
+    }
+
+    /// Fast path for elementwise operations on scalars: the value, for
+    /// replays. `None` where the rule has no such path.
+    fn scalar_value(&self, _inputs: &[f64]) -> Option<f64> {
+        None
+    }
+
+    /// Called before a replay evaluates the node again at new inputs: a
+    /// rule that keeps what it computed from its inputs (partials, sums)
+    /// must drop it here.
+    fn forget(&self) {}
+
     /// For log-likelihood kernels: how many observations the node sums
     /// over. `nobs()` of a fit is read from here.
     fn observations(&self) -> Option<usize> {

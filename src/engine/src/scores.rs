@@ -15,7 +15,7 @@
 //! common rows and are an error.
 
 use crate::batch::Batch;
-use crate::node::Var;
+use crate::tape::{Input, Tape, Var};
 use crate::rule::Site;
 use crate::second_order::{tangents, Tangents};
 use crate::tensor::{Shape, Tensor};
@@ -25,11 +25,12 @@ const CALLER: &str = "observation_scores";
 
 /// Nodes the scores pass through unchanged: `a + b`, `a - c` with `c` not
 /// depending on the parameters, and `sum(x)` of a single number.
-fn passes_sum(node: &Var, depends: impl Fn(&Var) -> bool) -> bool {
-    match node.rule().map(|r| r.name()) {
+fn passes_sum(tape: &Tape, pos: usize, depends: impl Fn(Input) -> bool) -> bool {
+    let inputs: Vec<Input> = tape.inputs(pos).collect();
+    match tape.node(pos).rule.as_ref().map(|r| r.name()) {
         Some("+") => true,
-        Some("-") => node.inputs().len() == 2 && !depends(&node.inputs()[1]),
-        Some("sum") => node.inputs()[0].value().numel() == 1,
+        Some("-") => inputs.len() == 2 && !depends(inputs[1]),
+        Some("sum") => tape.input_value(inputs[0]).numel() == 1,
         _ => false,
     }
 }
@@ -41,35 +42,41 @@ fn passes_sum(node: &Var, depends: impl Fn(&Var) -> bool) -> bool {
 /// kernels over the same observations (parts that do not depend on the
 /// parameters may be added too).
 pub fn observation_scores(root: &Var, params: &[Var]) -> Result<Tensor> {
-    if !root.value().is_scalar() {
-        bail!("{CALLER}: the log-likelihood must be a scalar, got {}", root.value().shape);
+    let out = root.value();
+    if !out.is_scalar() {
+        bail!("{CALLER}: the log-likelihood must be a scalar, got {}", out.shape);
     }
-    let Tangents { order, index, tangents, p, dirs, .. } = tangents(CALLER, root, params, None)?;
+    let Tangents { cell, root: r, tangents, p, dirs, .. } = tangents(CALLER, root, params, None)?;
+    let tape = cell.tape();
+    let depends = |input: Input| input.node().is_some_and(|j| tangents[j].is_some());
 
     // How many times each node enters the sum: a node used twice (ll + ll)
     // counts twice. Visited from the root down, so a node's count is
     // complete before it passes it on.
-    let mut times = vec![0.0; order.len()];
-    times[order.len() - 1] = 1.0;
+    let mut times = vec![0.0; r + 1];
+    times[r] = 1.0;
     let mut scores: Option<(Batch, &'static str)> = None;
-    for pos in (0..order.len()).rev() {
-        let node = &order[pos];
+    for pos in (0..=r).rev() {
         if times[pos] == 0.0 || tangents[pos].is_none() {
             continue; // not in the sum, or does not depend on the parameters
         }
-        let Some(rule) = node.rule() else {
+        let node = tape.node(pos);
+        let Some(rule) = node.rule.as_ref() else {
             bail!("{CALLER}: a parameter is added to the log-likelihood directly");
         };
-        if passes_sum(node, |v| tangents[index[&v.id()]].is_some()) {
-            for input in node.inputs() {
-                times[index[&input.id()]] += times[pos];
+        if passes_sum(&tape, pos, depends) {
+            for input in tape.inputs(pos) {
+                if let Input::Node(j) = input {
+                    times[j] += times[pos];
+                }
             }
             continue;
         }
-        let inputs: Vec<&Tensor> = node.inputs().iter().map(|v| v.value()).collect();
+        let values = tape.input_values(pos);
+        let inputs: Vec<&Tensor> = values.iter().collect();
         let input_tangents: Vec<Option<&Batch>> =
-            node.inputs().iter().map(|v| tangents[index[&v.id()]].as_ref()).collect();
-        let site = Site { inputs: &inputs, output: node.value() };
+            tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
+        let site = Site { inputs: &inputs, output: &node.value };
         let Some(mut own) = rule.observation_jvp(&site, &input_tangents, dirs) else {
             bail!(
                 "{CALLER}: the kernels' sum passes through '{}' on its way to the log-likelihood; \

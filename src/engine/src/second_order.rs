@@ -8,9 +8,11 @@
 //! directions. With the identity as directions that is the full Hessian,
 //! batched over all p directions in one pair of sweeps.
 
+use std::rc::Rc;
+
 use crate::batch::{accumulate, accumulate_vec, Batch};
-use crate::node::{index_of, topological_order, NodeMap, Var};
 use crate::rule::Site;
+use crate::tape::{Input, Tape, TapeCell, Var};
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -23,16 +25,24 @@ pub struct SecondOrder {
     pub hessian_times: Batch,
 }
 
-/// Checks that `params` are distinct leaves and returns the offset of each
-/// parameter's first element in the concatenated parameter vector.
-fn parameter_offsets(caller: &str, params: &[Var]) -> Result<(NodeMap<usize>, usize)> {
-    let mut offsets = NodeMap::default();
+/// Checks that `params` are distinct leaves of the tape of `cell` and
+/// returns, for each position of that tape, the offset of the parameter
+/// that sits there (if any) in the concatenated parameter vector, and p.
+fn parameter_offsets(caller: &str, cell: &Rc<TapeCell>, len: usize, params: &[Var]) -> Result<(Vec<Option<usize>>, usize)> {
+    let mut offsets = vec![None; len];
     let mut p = 0;
     for (i, v) in params.iter().enumerate() {
         if !v.is_leaf() {
             bail!("{caller}: parameter {} is the result of an operation, not a leaf value", i + 1);
         }
-        if offsets.insert(v.id(), p).is_some() {
+        // A parameter on another tape does not enter the output: its
+        // derivatives are zero, and it has no position here.
+        if let Some(at) = v.index_relative_to(cell).filter(|&at| at < len) {
+            if offsets[at].is_some() {
+                bail!("{caller}: parameter {} appears twice in the parameter list", i + 1);
+            }
+            offsets[at] = Some(p);
+        } else if params[..i].iter().any(|w| w.same_node(v)) {
             bail!("{caller}: parameter {} appears twice in the parameter list", i + 1);
         }
         p += v.value().numel();
@@ -40,36 +50,33 @@ fn parameter_offsets(caller: &str, params: &[Var]) -> Result<(NodeMap<usize>, us
     Ok((offsets, p))
 }
 
-/// Tangents of every node in `order` when the parameters move along the
+/// Tangents of every node up to `root` when the parameters move along the
 /// columns of `directions` (p x d). `None` means the node does not depend on
 /// any parameter.
-fn forward_sweep(
-    order: &[Var],
-    offsets: &NodeMap<usize>,
-    directions: &Batch,
-) -> Vec<Option<Batch>> {
-    let index = index_of(order);
+fn forward_sweep(tape: &Tape, root: usize, offsets: &[Option<usize>], directions: &Batch) -> Vec<Option<Batch>> {
     let dirs = directions.dirs;
-    let mut tangents: Vec<Option<Batch>> = Vec::with_capacity(order.len());
-    for node in order {
-        let tangent = match (node.rule(), offsets.get(&node.id())) {
-            (None, Some(&offset)) => {
-                let n = node.value().numel();
+    let mut tangents: Vec<Option<Batch>> = Vec::with_capacity(root + 1);
+    for (pos, offset) in offsets.iter().enumerate().take(root + 1) {
+        let node = tape.node(pos);
+        let tangent = match (node.rule.as_ref(), offset) {
+            (None, Some(offset)) => {
+                let n = node.value.numel();
                 let mut t = Batch::zeros(n, dirs);
                 for k in 0..dirs {
-                    t.col_mut(k).copy_from_slice(&directions.col(k)[offset..offset + n]);
+                    t.col_mut(k).copy_from_slice(&directions.col(k)[*offset..*offset + n]);
                 }
                 Some(t)
             }
             (None, None) => None,
             (Some(rule), _) => {
-                let inputs: Vec<&Tensor> = node.inputs().iter().map(|v| v.value()).collect();
                 let input_tangents: Vec<Option<&Batch>> =
-                    node.inputs().iter().map(|v| tangents[index[&v.id()]].as_ref()).collect();
+                    tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
                 if input_tangents.iter().all(Option::is_none) {
                     None
                 } else {
-                    let site = Site { inputs: &inputs, output: node.value() };
+                    let values = tape.input_values(pos);
+                    let inputs: Vec<&Tensor> = values.iter().collect();
+                    let site = Site { inputs: &inputs, output: &node.value };
                     rule.jvp(&site, &input_tangents, dirs)
                 }
             }
@@ -79,22 +86,38 @@ fn forward_sweep(
     tangents
 }
 
-/// The p x p identity: one direction per parameter element.
-fn identity(p: usize) -> Batch {
+/// The p x p identity: one direction per parameter element. Refused
+/// before allocating when it cannot fit in memory.
+fn identity(caller: &str, p: usize) -> Result<Batch> {
+    check_batch_size(caller, p, p)?;
     let mut eye = Batch::zeros(p, p);
     for k in 0..p {
         eye.col_mut(k)[k] = 1.0;
     }
-    eye
+    Ok(eye)
 }
 
-/// The graph of `root` after a forward sweep: its nodes in topological
-/// order, the position of each, and their tangents.
+/// Batches of tangents are rows x dirs numbers per node: refuse sizes that
+/// cannot be allocated instead of aborting the process when the allocator
+/// fails (a Hessian of a 1e5-element parameter needs 80 GB per node).
+pub(crate) fn check_batch_size(caller: &str, rows: usize, dirs: usize) -> Result<()> {
+    const MAX_NUMBERS: usize = 1 << 31; // 16 GiB of doubles
+    match rows.checked_mul(dirs) {
+        Some(n) if n <= MAX_NUMBERS => Ok(()),
+        _ => bail!(
+            "{caller}: cannot allocate {rows} x {dirs} tangents ({:.1} GB); \
+             with this many parameter elements use gradient() or hessian_vector() instead",
+            rows as f64 * dirs as f64 * 8e-9
+        ),
+    }
+}
+
+/// The tape of `root` after a forward sweep: its position, the offset of
+/// each parameter by position, and the tangents of every node up to it.
 pub(crate) struct Tangents {
-    pub order: Vec<Var>,
-    pub index: NodeMap<usize>,
-    /// Offset of each parameter (by node identity) in the parameter vector.
-    pub offsets: NodeMap<usize>,
+    pub cell: Rc<TapeCell>,
+    pub root: usize,
+    pub offsets: Vec<Option<usize>>,
     pub tangents: Vec<Option<Batch>>,
     /// Number of parameter elements.
     pub p: usize,
@@ -104,9 +127,10 @@ pub(crate) struct Tangents {
 
 /// The forward sweep every second-order and forward-mode quantity starts
 /// from: checks the parameters and pushes `directions` (p x d; `None` is
-/// the identity) from them through the graph of `root`.
+/// the identity) from them through the tape of `root`.
 pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<Tangents> {
-    let (offsets, p) = parameter_offsets(caller, params)?;
+    let (cell, r) = root.resolve();
+    let (offsets, p) = parameter_offsets(caller, &cell, r + 1, params)?;
     let eye;
     let directions = match directions {
         Some(d) => {
@@ -116,14 +140,16 @@ pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Opt
             d
         }
         None => {
-            eye = identity(p);
+            eye = identity(caller, p)?;
             &eye
         }
     };
-    let order = topological_order(root);
-    let index = index_of(&order);
-    let tangents = forward_sweep(&order, &offsets, directions);
-    Ok(Tangents { order, index, offsets, tangents, p, dirs: directions.dirs })
+    let tape = cell.tape();
+    let widest = (0..=r).map(|i| tape.node(i).value.numel()).max().unwrap_or(1);
+    check_batch_size(caller, widest, directions.dirs)?;
+    let tangents = forward_sweep(&tape, r, &offsets, directions);
+    drop(tape);
+    Ok(Tangents { cell, root: r, offsets, tangents, p, dirs: directions.dirs })
 }
 
 /// Value, gradient and H * directions of a scalar `root` with respect to
@@ -131,33 +157,36 @@ pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Opt
 /// Hessian, d = p).
 pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<SecondOrder> {
     let caller = if directions.is_some() { "hessian_vector" } else { "hessian" };
-    if !root.value().is_scalar() {
-        bail!("{caller}: the function must return a scalar, got {}", root.value().shape);
+    let out = root.value();
+    if !out.is_scalar() {
+        bail!("{caller}: the function must return a scalar, got {}", out.shape);
     }
     let identity_directions = directions.is_none();
-    let Tangents { order, index, offsets, tangents, p, dirs } = tangents(caller, root, params, directions)?;
+    let Tangents { cell, root: r, offsets, tangents, p, dirs } = tangents(caller, root, params, directions)?;
+    let tape = cell.tape();
 
     // Only nodes that depend on a parameter carry adjoints that matter.
-    let mut adj: Vec<Option<Vec<f64>>> = vec![None; order.len()];
-    let mut adj_dot: Vec<Option<Batch>> = vec![None; order.len()];
-    adj[order.len() - 1] = Some(vec![1.0]);
-    for pos in (0..order.len()).rev() {
-        let node = &order[pos];
-        let Some(rule) = node.rule() else { continue };
+    let mut adj: Vec<Option<Vec<f64>>> = vec![None; r + 1];
+    let mut adj_dot: Vec<Option<Batch>> = vec![None; r + 1];
+    adj[r] = Some(vec![1.0]);
+    for pos in (0..=r).rev() {
+        let node = tape.node(pos);
+        let Some(rule) = node.rule.as_ref() else { continue };
         let Some(out_adj) = adj[pos].take() else { continue };
         let out_adj_dot = adj_dot[pos].take();
-        let inputs: Vec<&Tensor> = node.inputs().iter().map(|v| v.value()).collect();
         let input_tangents: Vec<Option<&Batch>> =
-            node.inputs().iter().map(|v| tangents[index[&v.id()]].as_ref()).collect();
+            tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
         let needs: Vec<bool> = input_tangents.iter().map(Option::is_some).collect();
         if !needs.iter().any(|&b| b) {
             continue;
         }
-        let site = Site { inputs: &inputs, output: node.value() };
+        let values = tape.input_values(pos);
+        let inputs: Vec<&Tensor> = values.iter().collect();
+        let site = Site { inputs: &inputs, output: &node.value };
         let first = rule.vjp(&site, &out_adj, &needs);
         let second = rule.vjp_dot(&site, &input_tangents, &out_adj, out_adj_dot.as_ref(), &needs, dirs);
-        for ((input, c1), c2) in node.inputs().iter().zip(first).zip(second) {
-            let i = index[&input.id()];
+        for ((input, c1), c2) in tape.inputs(pos).zip(first).zip(second) {
+            let Input::Node(i) = input else { continue };
             if let Some(c) = c1 {
                 accumulate_vec(&mut adj[i], c);
             }
@@ -167,30 +196,24 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         }
     }
 
-    let mut gradient = Vec::with_capacity(p);
+    let mut gradient = vec![0.0; p];
     let mut hessian_times = Batch::zeros(p, dirs);
-    for param in params {
-        let n = param.value().numel();
-        let offset = offsets[&param.id()];
-        match index.get(&param.id()) {
-            Some(&i) => {
-                match &adj[i] {
-                    Some(a) => gradient.extend_from_slice(a),
-                    None => gradient.extend(std::iter::repeat(0.0).take(n)),
-                }
-                if let Some(hd) = &adj_dot[i] {
-                    for k in 0..dirs {
-                        hessian_times.col_mut(k)[offset..offset + n].copy_from_slice(hd.col(k));
-                    }
-                }
+    for (pos, offset) in offsets.iter().enumerate() {
+        let Some(offset) = *offset else { continue };
+        let n = tape.node(pos).value.numel();
+        if let Some(a) = &adj[pos] {
+            gradient[offset..offset + n].copy_from_slice(a);
+        }
+        if let Some(hd) = &adj_dot[pos] {
+            for k in 0..dirs {
+                hessian_times.col_mut(k)[offset..offset + n].copy_from_slice(hd.col(k));
             }
-            None => gradient.extend(std::iter::repeat(0.0).take(n)),
         }
     }
     if identity_directions {
         symmetrize(&mut hessian_times);
     }
-    Ok(SecondOrder { value: root.value().data[0], gradient, hessian_times })
+    Ok(SecondOrder { value: out.data[0], gradient, hessian_times })
 }
 
 /// The two triangles of a forward-over-reverse Hessian come from different
@@ -213,6 +236,7 @@ fn symmetrize(h: &mut Batch) {
 pub fn jacobian(root: &Var, params: &[Var]) -> Result<Tensor> {
     let Tangents { mut tangents, p, .. } = tangents("jacobian", root, params, None)?;
     let m = root.value().numel();
+    check_batch_size("jacobian", m, p)?;
     let data = tangents.pop().flatten().map(Batch::into_data).unwrap_or_else(|| vec![0.0; m * p]);
     Tensor::new(Shape::matrix(m, p), data)
 }

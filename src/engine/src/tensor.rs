@@ -10,37 +10,51 @@ use std::rc::Rc;
 
 use crate::{bail, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shape(pub Vec<usize>);
+/// The extents of an array: a vector (one extent) or a matrix (two). Small
+/// and `Copy`, so that a scalar node of the tape needs no heap memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    dims: [usize; 2],
+    matrix: bool,
+}
 
 impl Shape {
     pub fn vector(n: usize) -> Self {
-        Shape(vec![n])
+        Shape { dims: [n, 1], matrix: false }
     }
     pub fn matrix(rows: usize, cols: usize) -> Self {
-        Shape(vec![rows, cols])
+        Shape { dims: [rows, cols], matrix: true }
     }
     pub fn scalar() -> Self {
-        Shape(vec![1])
+        Shape::vector(1)
+    }
+    /// From R's extents (`length` of a vector, or `dim`): one or two.
+    pub fn from_dims(dims: &[usize]) -> Option<Self> {
+        match *dims {
+            [n] => Some(Shape::vector(n)),
+            [r, c] => Some(Shape::matrix(r, c)),
+            _ => None,
+        }
+    }
+    /// The extents as R reports them: `[n]` or `[rows, cols]`.
+    pub fn dims(&self) -> &[usize] {
+        if self.matrix { &self.dims } else { &self.dims[..1] }
     }
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.dims[0] * self.dims[1]
     }
     pub fn is_matrix(&self) -> bool {
-        self.0.len() == 2
+        self.matrix
     }
     /// Rows and columns when the array is read as a matrix: a vector is a column.
     pub fn as_matrix(&self) -> (usize, usize) {
-        match self.0.as_slice() {
-            [r, c] => (*r, *c),
-            _ => (self.numel(), 1),
-        }
+        (self.dims[0], self.dims[1])
     }
 }
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_slice() {
+        match self.dims() {
             [n] if *n == 1 => write!(f, "scalar"),
             [n] => write!(f, "vector[{n}]"),
             dims => {
@@ -52,17 +66,23 @@ impl fmt::Display for Shape {
 }
 
 /// The numbers of an array (or of a kernel's observations), read-only and
-/// cheap to clone: a vector of its own, or memory lent by whoever made it,
+/// cheap to clone: one number held inline (a scalar node of the tape needs
+/// no heap memory), a vector of its own, or memory lent by whoever made it,
 /// kept alive by a handle on its owner. The bindings lend R's own vectors,
 /// so that turning a large data vector or design matrix into a value (at
 /// every recording of a log-likelihood) does not copy it: a copy costs
-/// little in itself, but its fresh pages cost more, and the copies stay
-/// alive until R's garbage collector frees the graphs holding them.
+/// little in itself, but its fresh pages cost more.
 #[derive(Clone)]
-pub struct Data {
+pub enum Data {
+    Scalar(f64),
+    Shared(Rc<Buffer>),
+}
+
+/// Numbers on the heap, owned or lent.
+pub struct Buffer {
     ptr: *const f64,
     len: usize,
-    _owner: Rc<dyn Any>,
+    _owner: Box<dyn Any>,
 }
 
 impl Data {
@@ -71,23 +91,30 @@ impl Data {
     /// # Safety
     /// `ptr` must point to `len` initialised numbers (or be any non-null,
     /// aligned pointer when `len` is 0) that stay valid, and are not
-    /// modified, for as long as `owner` (or a clone of it) is alive.
-    pub unsafe fn lent(ptr: *const f64, len: usize, owner: Rc<dyn Any>) -> Data {
-        Data { ptr, len, _owner: owner }
+    /// modified, for as long as `owner` is alive.
+    pub unsafe fn lent(ptr: *const f64, len: usize, owner: Box<dyn Any>) -> Data {
+        Data::Shared(Rc::new(Buffer { ptr, len, _owner: owner }))
     }
 
+    #[inline]
     pub fn as_slice(&self) -> &[f64] {
-        // SAFETY: the contract of `lent` (or a Vec that `_owner` holds).
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        match self {
+            Data::Scalar(x) => std::slice::from_ref(x),
+            // SAFETY: the contract of `lent` (or a Vec that `_owner` holds).
+            Data::Shared(b) => unsafe { std::slice::from_raw_parts(b.ptr, b.len) },
+        }
     }
 }
 
 impl From<Vec<f64>> for Data {
     fn from(v: Vec<f64>) -> Data {
+        if v.len() == 1 {
+            return Data::Scalar(v[0]);
+        }
         let (ptr, len) = (v.as_ptr(), v.len());
-        // SAFETY: moving the Vec into the Rc does not move its buffer, and
+        // SAFETY: moving the Vec into the Box does not move its buffer, and
         // nothing mutates it afterwards.
-        unsafe { Data::lent(ptr, len, Rc::new(v)) }
+        unsafe { Data::lent(ptr, len, Box::new(v)) }
     }
 }
 
@@ -152,7 +179,7 @@ impl Tensor {
         Ok(Tensor { shape, data })
     }
     pub fn scalar(x: f64) -> Self {
-        Tensor { shape: Shape::scalar(), data: vec![x].into() }
+        Tensor { shape: Shape::scalar(), data: Data::Scalar(x) }
     }
     pub fn vector(data: impl Into<Data>) -> Self {
         let data = data.into();
@@ -185,13 +212,13 @@ impl Broadcast {
     pub fn of(op: &str, a: &Shape, b: &Shape) -> Result<(Shape, Broadcast)> {
         let (na, nb) = (a.numel(), b.numel());
         let out = if a == b {
-            a.clone()
+            *a
         } else if na == 1 {
-            b.clone()
+            *b
         } else if nb == 1 {
-            a.clone()
-        } else if na == nb && (a.0.len() == 1 || b.0.len() == 1) {
-            if a.is_matrix() { a.clone() } else { b.clone() }
+            *a
+        } else if na == nb && (!a.is_matrix() || !b.is_matrix()) {
+            if a.is_matrix() { *a } else { *b }
         } else {
             bail!("{op}: cannot combine shapes {a} and {b} (need equal shapes, or one of length 1)");
         };

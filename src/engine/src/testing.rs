@@ -5,7 +5,7 @@
 //! observation's log-density.
 
 use crate::backward::{backward, value_and_gradient};
-use crate::node::Var;
+use crate::tape::Var;
 use crate::scores::observation_scores;
 use crate::second_order::second_order;
 use crate::tensor::Tensor;

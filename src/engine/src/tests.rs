@@ -2,7 +2,7 @@
 //! differences of the engine's own values and gradients.
 
 use crate::backward::backward;
-use crate::node::Var;
+use crate::tape::Var;
 use crate::record;
 use crate::second_order::{jacobian, second_order};
 use crate::tensor::Shape;
@@ -182,7 +182,7 @@ fn lent_data_keeps_its_owner_alive_until_the_last_value_goes() {
     let dropped = Rc::new(Cell::new(false));
     let owner = Owner(vec![1.0, 2.0, 3.0], Rc::clone(&dropped));
     let (ptr, len) = (owner.0.as_ptr(), owner.0.len());
-    let data = unsafe { Data::lent(ptr, len, Rc::new(owner)) };
+    let data = unsafe { Data::lent(ptr, len, Box::new(owner)) };
     let x = Var::leaf(crate::tensor::Tensor::vector(data.clone()));
     drop(data);
     let y = sum(record::binary("*", &x, &x).unwrap());

@@ -11,7 +11,7 @@ use crate::convert::{data_from_r, operand_from_r, r_error, tensor_from_r, tensor
 #[extendr]
 fn fg_leaf(data: Robj, dim: Robj, constant: bool) -> Result<Robj> {
     let t = tensor_from_r(data_from_r(&data, "data")?, &dim)?;
-    Ok(var_to_r(if constant { Var::constant(t) } else { Var::leaf(t) }))
+    Ok(var_to_r(&if constant { Var::constant(t) } else { Var::leaf(t) }, None))
 }
 
 // TRUE if the pointer still refers to a live node.
@@ -21,52 +21,37 @@ fn fg_is_live(x: Robj) -> bool {
 }
 
 #[extendr]
-fn fg_data(x: Robj) -> Result<Robj> {
-    let v = var_from_r(&x)?;
-    Ok(tensor_to_r(v.value(), &v.value().data))
-}
-
-#[extendr]
 fn fg_grad(x: Robj) -> Result<Robj> {
     let v = var_from_r(&x)?;
-    Ok(tensor_to_r(v.value(), &v.grad()))
-}
-
-#[extendr]
-fn fg_unary(name: &str, x: Robj) -> Result<Robj> {
-    Ok(var_to_r(record::unary(name, &var_from_r(&x)?).map_err(r_error)?))
-}
-
-#[extendr]
-fn fg_binary(name: &str, a: Robj, b: Robj) -> Result<Robj> {
-    Ok(var_to_r(record::binary(name, &operand_from_r(&a)?, &operand_from_r(&b)?).map_err(r_error)?))
+    Ok(tensor_to_r(&v.value(), &v.grad()))
 }
 
 // Reductions and shape operations of one argument, by name.
 #[extendr]
 fn fg_reduce(name: &str, x: Robj) -> Result<Robj> {
-    let x = var_from_r(&x)?;
+    let v = var_from_r(&x)?;
     let out = match name {
-        "sum" => record::sum(&x),
-        "mean" => record::mean(&x),
-        "prod" => record::prod(&x),
-        "logsumexp" => record::logsumexp(&x),
-        "t" => record::transpose(&x),
+        "sum" => record::sum(&v),
+        "mean" => record::mean(&v),
+        "prod" => record::prod(&v),
+        "logsumexp" => record::logsumexp(&v),
+        "t" => record::transpose(&v),
         _ => return Err(Error::Other(format!("unknown reduction '{name}'"))),
     };
-    Ok(var_to_r(out.map_err(r_error)?))
+    Ok(var_to_r(&out.map_err(r_error)?, Some(&x)))
 }
 
 #[extendr]
 fn fg_matmul(a: Robj, b: Robj) -> Result<Robj> {
-    Ok(var_to_r(record::matmul(&operand_from_r(&a)?, &operand_from_r(&b)?).map_err(r_error)?))
+    let out = record::matmul(&operand_from_r(&a)?, &operand_from_r(&b)?).map_err(r_error)?;
+    Ok(var_to_r(&out, Some(if a.is_external_pointer() { &a } else { &b })))
 }
 
 // x[i] with 1-based positions (validated in R).
 #[extendr]
 fn fg_gather(x: Robj, positions: &[i32]) -> Result<Robj> {
     let zero_based = positions.iter().map(|&p| (p - 1) as usize).collect();
-    Ok(var_to_r(record::gather(&var_from_r(&x)?, zero_based).map_err(r_error)?))
+    Ok(var_to_r(&record::gather(&var_from_r(&x)?, zero_based).map_err(r_error)?, Some(&x)))
 }
 
 #[extendr]
@@ -84,10 +69,7 @@ extendr_module! {
     mod graph;
     fn fg_leaf;
     fn fg_is_live;
-    fn fg_data;
     fn fg_grad;
-    fn fg_unary;
-    fn fg_binary;
     fn fg_reduce;
     fn fg_matmul;
     fn fg_gather;

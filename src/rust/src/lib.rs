@@ -7,11 +7,14 @@ use extendr_api::prelude::*;
 mod convert;
 mod derivatives;
 mod graph;
+mod handle;
 mod likelihood;
+mod native;
 
 extendr_module! {
     mod femtograd;
     use graph;
     use derivatives;
     use likelihood;
+    use native;
 }

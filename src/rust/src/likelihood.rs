@@ -1,14 +1,15 @@
 //! Fused log-likelihood kernels, the optimiser behind fit(), and what
 //! sandwich standard errors and the bootstrap ask of the kernels. The
 //! optimiser runs in the engine; it calls back into R only to record the
-//! log-likelihood at a new point.
+//! log-likelihood when a replay of its recording cannot be trusted.
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::backward::value_and_gradient;
 use femtograd_engine::kernels::{record_kernel, record_regression, KernelData};
 use femtograd_engine::linalg::inverse_spd;
-use femtograd_engine::node::{kernel_observations, observation_count};
+use femtograd_engine::replay::{Recording, Replayed};
+use femtograd_engine::tape::{kernel_observations, observation_count};
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
 use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
@@ -35,7 +36,9 @@ fn fg_kernel(
         Nullable::NotNull(w) => Some(w),
         Nullable::Null => None,
     };
-    Ok(var_to_r(record_kernel(name, &vars_from_r(&params)?, data.weighted(weights)).map_err(r_error)?))
+    let out = record_kernel(name, &vars_from_r(&params)?, data.weighted(weights)).map_err(r_error)?;
+    let near = params.values().next();
+    Ok(var_to_r(&out, near.as_ref()))
 }
 
 // A regression's log-likelihood as one node: kernel `name` at the linear
@@ -49,7 +52,7 @@ fn fg_regression(name: &str, beta: Robj, x: Robj, dim: Robj, y: Robj, weights: N
         Nullable::Null => None,
     };
     let data = KernelData::new(data_from_r(&y, "y")?).weighted(weights);
-    Ok(var_to_r(record_regression(name, &var_from_r(&beta)?, design, data).map_err(r_error)?))
+    Ok(var_to_r(&record_regression(name, &var_from_r(&beta)?, design, data).map_err(r_error)?, Some(&beta)))
 }
 
 // The n x p matrix of per-observation scores of a log-likelihood that is a
@@ -81,30 +84,46 @@ fn fg_inverse_spd(a: RMatrix<f64>) -> Robj {
     }
 }
 
-/// The log-likelihood as the optimiser sees it: `record(theta)` is an R
+/// The log-likelihood as the optimiser sees it. `record(theta)` is an R
 /// closure returning `list(output = <value>, params = <list of leaves>)`, or
-/// an error condition if the user's function failed.
+/// an error condition if the user's function failed. The function is
+/// recorded once; at each new point the recording is replayed in Rust, and
+/// R is called again only when a guard fails (the R code would take
+/// another path there) or the replay itself fails.
 struct RecordedLoglik {
     record: Function,
-    /// The last point recorded and its graph: a line search evaluates the
-    /// value at the point Newton then wants the Hessian of, and the graph
-    /// already holds both, so the R function is called once per point.
-    last: Option<(Vec<f64>, Var, Vec<Var>)>,
+    /// FALSE: call R at every new point (the reference replays are tested
+    /// against).
+    replay: bool,
+    /// The recording and the point its tape holds now: a line search
+    /// evaluates the value at the point Newton then wants the Hessian of,
+    /// and the tape already holds both.
+    current: Option<(Vec<f64>, Recording)>,
+    /// How often R was called, for `fit()$recordings`.
+    recordings: usize,
 }
 
 impl RecordedLoglik {
-    fn record(&mut self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
-        if let Some((at, root, leaves)) = &self.last {
+    fn at(&mut self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
+        if let Some((at, recording)) = &mut self.current {
+            if at.as_slice() != theta {
+                at.clear();
+                if self.replay && recording.replay(theta).is_ok_and(|r| r == Replayed::Done) {
+                    at.extend_from_slice(theta);
+                }
+            }
             if at.as_slice() == theta {
-                return Ok((root.clone(), leaves.clone()));
+                return Ok((recording.root().clone(), recording.params().to_vec()));
             }
         }
-        let (root, leaves) = self.call_r(theta)?;
-        self.last = Some((theta.to_vec(), root.clone(), leaves.clone()));
-        Ok((root, leaves))
+        let recording = self.call_r(theta)?;
+        self.recordings += 1;
+        let out = (recording.root().clone(), recording.params().to_vec());
+        self.current = Some((theta.to_vec(), recording));
+        Ok(out)
     }
 
-    fn call_r(&self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
+    fn call_r(&self, theta: &[f64]) -> femtograd_engine::Result<Recording> {
         let fail = |msg: String| femtograd_engine::Error::new(msg);
         let out = self.record.call(pairlist!(theta.to_vec())).map_err(|e| fail(format!("fit: {e}")))?;
         if out.inherits("condition") {
@@ -119,28 +138,36 @@ impl RecordedLoglik {
             .map_err(|e: Error| fail(e.to_string()))?;
         let root = var_from_r(&output).map_err(|e| fail(e.to_string()))?;
         let leaves = vars_from_r(&params).map_err(|e| fail(e.to_string()))?;
-        Ok((root, leaves))
+        Recording::new(root, leaves).map_err(|e| fail(format!("fit: {e}")))
     }
 }
 
 impl Objective for RecordedLoglik {
     fn value(&mut self, theta: &[f64]) -> femtograd_engine::Result<f64> {
-        Ok(self.record(theta)?.0.value().data[0])
+        Ok(self.at(theta)?.0.value().data[0])
     }
     fn gradient(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>)> {
-        let (root, leaves) = self.record(theta)?;
+        let (root, leaves) = self.at(theta)?;
         value_and_gradient(&root, &leaves)
     }
     fn hessian(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
-        let (root, leaves) = self.record(theta)?;
+        let (root, leaves) = self.at(theta)?;
         let so = second_order(&root, &leaves, None)?;
         Ok((so.value, so.gradient, so.hessian_times.into_data()))
     }
 }
 
-fn control_from_r(control: &List) -> Result<Control> {
+/// The optimiser's settings, and whether to replay recordings.
+fn control_from_r(control: &List) -> Result<(Control, bool)> {
     let mut c = Control::default();
+    let mut replay = true;
     for (name, value) in control.iter() {
+        if name == "replay" {
+            replay = value
+                .as_bool()
+                .ok_or_else(|| Error::Other("fit: control$replay must be TRUE or FALSE".into()))?;
+            continue;
+        }
         let number = value
             .as_real()
             .or_else(|| value.as_integer().map(f64::from))
@@ -153,21 +180,21 @@ fn control_from_r(control: &List) -> Result<Control> {
             "max_halvings" => c.max_halvings = number as usize,
             other => {
                 return Err(Error::Other(format!(
-                    "fit: unknown control setting '{other}' (known: max_iter, gtol, ftol, memory, max_halvings)"
+                    "fit: unknown control setting '{other}' (known: max_iter, gtol, ftol, memory, max_halvings, replay)"
                 )))
             }
         }
     }
-    Ok(c)
+    Ok((c, replay))
 }
 
 #[extendr]
 fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> Result<Robj> {
     let method = Method::from_name(method).map_err(r_error)?;
-    let control = control_from_r(&control)?;
-    let mut objective = RecordedLoglik { record, last: None };
+    let (control, replay) = control_from_r(&control)?;
+    let mut objective = RecordedLoglik { record, replay, current: None, recordings: 0 };
     let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
-    let observations = match observation_count(&objective.record(&out.par).map_err(r_error)?.0) {
+    let observations = match observation_count(&objective.at(&out.par).map_err(r_error)?.0) {
         Some(n) => r!(n as f64),
         None => r!(NA_REAL),
     };
@@ -185,7 +212,8 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
         evaluations = out.evaluations as i32,
         converged = out.converged,
         message = out.message,
-        observations = observations
+        observations = observations,
+        recordings = objective.recordings as i32
     )
     .into())
 }

@@ -145,6 +145,12 @@ impl<D: Density<1>> Rule for LinearPredictor<D> {
         D::NAME
     }
 
+    /// eta, the score and the information belong to the old beta.
+    fn forget(&self) {
+        *self.cache.borrow_mut() = Cache::default();
+        self.kernel.forget();
+    }
+
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let (n, p) = self.dims();
         if inputs.len() != 1 {

@@ -8,7 +8,7 @@ use super::tests::rel_close;
 use super::{record_kernel, record_regression, KernelData};
 use crate::backward::value_and_gradient;
 use crate::batch::Batch;
-use crate::node::Var;
+use crate::tape::Var;
 use crate::record;
 use crate::scores::observation_scores;
 use crate::second_order::second_order;

@@ -49,7 +49,7 @@ use std::ops::Add;
 use std::rc::Rc;
 
 use crate::batch::Batch;
-use crate::node::Var;
+use crate::tape::{Operand, Var};
 use crate::rule::{Rule, Site};
 use crate::tensor::{Data, Tensor};
 use crate::{bail, Result};
@@ -594,6 +594,11 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         D::NAME
     }
 
+    /// The cached partials belong to the old parameter values.
+    fn forget(&self) {
+        *self.cache.borrow_mut() = Cache::default();
+    }
+
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let per_obs = self.layout(inputs)?;
         let n = self.density.observations();
@@ -942,7 +947,7 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelDat
         make: impl FnOnce() -> Result<D>,
     ) -> Result<Var> {
         let rule = LinearPredictor::new(Fused::new(make()?).with_weights(weights)?, design)?;
-        Var::apply(Box::new(rule), vec![beta.clone()])
+        Var::apply(std::rc::Rc::new(rule), &[beta.into()])
     }
     let KernelData { x, size, weights } = data;
     if size.is_some() {
@@ -965,7 +970,8 @@ fn fused<D: Density<K>, const K: usize>(
     if params.len() != K {
         bail!("{}: needs {} ({}), got {}", D::NAME, count(K), D::PARAMS.join(", "), params.len());
     }
-    Var::apply(Box::new(Fused::new(make()?).with_weights(weights)?), params.to_vec())
+    let inputs: Vec<Operand> = params.iter().map(Operand::from).collect();
+    Var::apply(std::rc::Rc::new(Fused::new(make()?).with_weights(weights)?), &inputs)
 }
 
 /// A number as R prints it in a message (Inf, NaN; no trailing ".0").

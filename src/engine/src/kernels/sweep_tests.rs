@@ -9,7 +9,7 @@ use super::tests::{cases, kernel, rel_close, Case};
 use super::KernelData;
 use crate::backward::value_and_gradient;
 use crate::batch::Batch;
-use crate::node::Var;
+use crate::tape::Var;
 use crate::scores::observation_scores;
 use crate::second_order::second_order;
 use crate::tensor::Tensor;

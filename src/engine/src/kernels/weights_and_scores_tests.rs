@@ -8,7 +8,7 @@
 use super::tests::{cases, closed_observation, design, kernel, rel_close, value, Case};
 use super::{record_kernel, KernelData};
 use crate::backward::value_and_gradient;
-use crate::node::{kernel_observations, Var};
+use crate::tape::{kernel_observations, Var};
 use crate::record;
 use crate::scores::observation_scores;
 use crate::second_order::second_order;

@@ -112,9 +112,21 @@ impl Rule for Binary {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let (a, b) = (inputs[0], inputs[1]);
+        if a.is_scalar() && b.is_scalar() && !a.shape.is_matrix() && !b.shape.is_matrix() {
+            return Ok(Tensor::scalar(self.value(a.data[0], b.data[0])));
+        }
         let (shape, bc) = Broadcast::of(self.label(), &a.shape, &b.shape)?;
         let data = (0..bc.len).map(|i| self.value(a.data[bc.ia(i)], b.data[bc.ib(i)])).collect();
         Ok(Tensor { shape, data })
+    }
+
+    fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<[f64; 2]> {
+        let g = self.partials(inputs[0], inputs[1], output);
+        Some([g.a, g.b])
+    }
+
+    fn scalar_value(&self, inputs: &[f64]) -> Option<f64> {
+        Some(self.value(inputs[0], inputs[1]))
     }
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {

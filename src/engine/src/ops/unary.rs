@@ -50,6 +50,11 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 impl Unary {
+    pub const ALL: [Unary; 19] = {
+        use Unary::*;
+        [Neg, Exp, Log, Log1p, Expm1, Sqrt, Abs, Sin, Cos, Tan, Tanh, Sinh, Cosh, Lgamma, Digamma, Sigmoid, Softplus, LogSigmoid, Logit]
+    };
+
     pub fn from_name(name: &str) -> Option<Unary> {
         use Unary::*;
         Some(match name {
@@ -182,7 +187,15 @@ impl Rule for Unary {
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let x = inputs[0];
-        Ok(Tensor { shape: x.shape.clone(), data: x.data.iter().map(|&v| self.value(v)).collect() })
+        Ok(Tensor { shape: x.shape, data: x.data.iter().map(|&v| self.value(v)).collect() })
+    }
+
+    fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<[f64; 2]> {
+        Some([self.derivatives(inputs[0], output).0, 0.0])
+    }
+
+    fn scalar_value(&self, inputs: &[f64]) -> Option<f64> {
+        Some(self.value(inputs[0]))
     }
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {

@@ -3,7 +3,7 @@
 
 use super::{maximize, Control, Method, Objective, Outcome};
 use crate::backward::value_and_gradient;
-use crate::node::Var;
+use crate::tape::Var;
 use crate::record::{binary, sum, unary};
 use crate::second_order::second_order;
 use crate::tensor::Tensor;

@@ -1,0 +1,181 @@
+//! Replay: a model recorded once is evaluated again at new parameter values
+//! in Rust, without calling R.
+//!
+//! The parameter leaves get the new numbers, and every node that depends on
+//! them (in recording order, which is a topological order) is evaluated
+//! again by its rule. What the recording learnt from values (`Guard`s: a
+//! comparison that steered an `if`, numbers R read) is then checked: if a
+//! guard no longer holds, the R code would have taken another path, and the
+//! replay reports it so the caller records the model again in R.
+
+use crate::tape::{Guard, GuardOperand, Tape, Var};
+use crate::tensor::{Shape, Tensor};
+use crate::{bail, Result};
+
+/// A recorded scalar function of parameter leaves.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    root: Var,
+    params: Vec<Var>,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replayed {
+    /// The tape now holds the model at the new parameters.
+    Done,
+    /// A guard failed: the recording does not describe the model there.
+    GuardFailed,
+}
+
+impl Recording {
+    /// `root` must be a scalar, and `params` distinct leaves.
+    pub fn new(root: Var, params: Vec<Var>) -> Result<Recording> {
+        if !root.value().is_scalar() {
+            bail!("replay: the recorded output must be a scalar, got {}", root.value().shape);
+        }
+        for (i, p) in params.iter().enumerate() {
+            if !p.is_leaf() {
+                bail!("replay: parameter {} is not a leaf value", i + 1);
+            }
+            if params[..i].iter().any(|q| q.same_node(p)) {
+                bail!("replay: parameter {} appears twice", i + 1);
+            }
+        }
+        Ok(Recording { root, params })
+    }
+
+    pub fn root(&self) -> &Var {
+        &self.root
+    }
+    pub fn params(&self) -> &[Var] {
+        &self.params
+    }
+    /// Number of parameter elements.
+    pub fn len(&self) -> usize {
+        self.params.iter().map(|p| p.value().numel()).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sets the parameters to `theta` (their elements concatenated) and
+    /// evaluates again everything that depends on them.
+    pub fn replay(&self, theta: &[f64]) -> Result<Replayed> {
+        if theta.len() != self.len() {
+            bail!("replay: {} numbers for {} parameter elements", theta.len(), self.len());
+        }
+        let (cell, _) = self.root.resolve();
+        // Positions and sizes first: resolving a handle borrows the tape.
+        let placed: Vec<(Option<usize>, usize)> =
+            self.params.iter().map(|p| (p.index_relative_to(&cell), p.value().numel())).collect();
+        let mut tape = cell.tape_mut();
+        let mut dirty = vec![false; tape.len()];
+        let mut at = 0;
+        for (position, n) in placed {
+            // A parameter on another tape does not enter the model.
+            if let Some(i) = position {
+                let node = tape.node_mut(i);
+                node.value = Tensor { shape: node.value.shape, data: theta[at..at + n].into() };
+                dirty[i] = true;
+            }
+            at += n;
+        }
+        for pos in 0..tape.len() {
+            let Some(rule) = tape.node(pos).rule.clone() else { continue };
+            if !tape.inputs(pos).any(|input| input.node().is_some_and(|j| dirty[j])) {
+                continue;
+            }
+            dirty[pos] = true;
+            let value = evaluate(&tape, pos, &*rule)?;
+            tape.node_mut(pos).value = value;
+        }
+        let holds = tape.guards().iter().all(|g| !g.nodes().any(|i| dirty[i]) || guard_holds(&tape, g));
+        Ok(if holds { Replayed::Done } else { Replayed::GuardFailed })
+    }
+}
+
+/// The value of node `pos` from its inputs' current values.
+fn evaluate(tape: &Tape, pos: usize, rule: &dyn crate::rule::Rule) -> Result<Tensor> {
+    let values = tape.input_values(pos);
+    let scalar = Shape::scalar();
+    if tape.node(pos).value.shape == scalar && values.len() <= 2 && values.iter().all(|v| v.shape == scalar) {
+        let mut x = [0.0; 2];
+        for (k, v) in values.iter().enumerate() {
+            x[k] = v.data[0];
+        }
+        if let Some(y) = rule.scalar_value(&x[..values.len()]) {
+            return Ok(Tensor::scalar(y));
+        }
+    }
+    rule.forget();
+    let refs: Vec<&Tensor> = values.iter().collect();
+    rule.forward(&refs)
+}
+
+fn operand_numbers(tape: &Tape, operand: &GuardOperand) -> Vec<f64> {
+    match operand {
+        GuardOperand::Node(i) => tape.node(*i).value.data.to_vec(),
+        GuardOperand::Numbers(x) => x.clone(),
+    }
+}
+
+/// Elementwise `a op b` with R's recycling; NA (`None`) where a number is NaN.
+pub fn compare(op: crate::tape::Comparison, a: &[f64], b: &[f64]) -> Vec<Option<bool>> {
+    if a.is_empty() || b.is_empty() {
+        return Vec::new();
+    }
+    let n = a.len().max(b.len());
+    (0..n)
+        .map(|i| {
+            let (x, y) = (a[i % a.len()], b[i % b.len()]);
+            (!x.is_nan() && !y.is_nan()).then(|| op.holds(x, y))
+        })
+        .collect()
+}
+
+fn guard_holds(tape: &Tape, guard: &Guard) -> bool {
+    match guard {
+        Guard::Compare { op, a, b, outcome } => {
+            compare(*op, &operand_numbers(tape, a), &operand_numbers(tape, b)) == *outcome
+        }
+        Guard::Numbers { node, value } => {
+            let now = &tape.node(*node).value.data;
+            now.len() == value.len() && now.iter().zip(value).all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+    }
+}
+
+/// One side of a comparison R asked for: a value, or plain numbers.
+#[derive(Debug, Clone)]
+pub enum Side {
+    Var(Var),
+    Numbers(Vec<f64>),
+}
+
+/// `a op b` elementwise (R's recycling, NA where a number is NaN), as R's
+/// comparison operators compute it. When a side depends on a leaf, the
+/// outcome is kept as a guard: a replay that changes it is refused.
+pub fn compare_values(op: crate::tape::Comparison, a: Side, b: Side) -> Vec<Option<bool>> {
+    let vars: Vec<crate::tape::Operand> = [&a, &b]
+        .into_iter()
+        .filter_map(|s| match s {
+            Side::Var(v) => Some(v.into()),
+            Side::Numbers(_) => None,
+        })
+        .collect();
+    let cell = crate::tape::unite(&vars);
+    // Positions first: resolving a handle borrows the tape.
+    let operand = |side: Side| match side {
+        Side::Var(v) => GuardOperand::Node(v.index_relative_to(&cell).expect("the tapes were united")),
+        Side::Numbers(x) => GuardOperand::Numbers(x),
+    };
+    let (a, b) = (operand(a), operand(b));
+    let mut tape = cell.tape_mut();
+    let depends = [&a, &b].iter().any(|o| matches!(o, GuardOperand::Node(i) if tape.node(*i).requires_grad));
+    let outcome = compare(op, &operand_numbers(&tape, &a), &operand_numbers(&tape, &b));
+    if depends {
+        tape.add_guard(Guard::Compare { op, a, b, outcome: outcome.clone() });
+    }
+    outcome
+}
