@@ -119,3 +119,13 @@ test_that("an external pointer that is not a femtograd value is refused, not der
   expect_error(value_of(fake), "expected a femtograd value")
   expect_error(backward(fake), "expected a femtograd value")
 })
+
+test_that("a comparison on a value the result does not use still decides the branch", {
+  # exp(mu) > 1 only picks the branch. For mu > 0 the model pulls towards
+  # -3 (across zero); below zero its maximum is at mu = -1, the true one.
+  loglik <- function(mu) if (exp(mu) > 1) -(mu + 3)^2 else -(mu + 1)^2
+  fits <- fit_both(loglik, c(mu = 0.5))
+  expect_same_fit(fits)
+  expect_equal(unname(coef(fits$replay)), -1, tolerance = 1e-8)
+  expect_gt(fits$replay$recordings, 1L)
+})

@@ -2,28 +2,27 @@
 //! sweep, and forward-over-reverse second derivatives. No R dependency; the
 //! bindings crate (`src/rust`) converts R objects to and from these types.
 
-pub mod backward;
-pub mod batch;
+// The tape (recording, replay), the operations with their rules, the
+// sweeps over a tape, the fused log-likelihood kernels, the optimisers.
 pub mod error;
 pub mod kernels;
 pub mod linalg;
 pub mod ops;
 pub mod optim;
-pub mod record;
-pub mod replay;
 pub mod rule;
-pub mod scores;
-pub mod second_order;
 pub mod special;
+pub mod sweeps;
 pub mod tape;
 pub mod tensor;
+
+// Short paths for the modules every layer uses.
+pub use sweeps::{adjoints, backward, batch, scores, second_order};
+pub use tape::{record, replay};
 
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod replay_tests;
 
 pub use error::{Error, Result};
 pub use tape::{Operand, Var};

@@ -10,6 +10,19 @@ use crate::batch::Batch;
 use crate::tensor::Tensor;
 use crate::Result;
 
+/// First and second partial derivatives of z = g(a, b) at one point (for
+/// an operation of one input, only `a` and `aa`). Those involving an input
+/// that is a constant may be NaN (d(a^b)/db at a < 0): the sweeps use a
+/// partial only when its input carries a derivative.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Partials {
+    pub a: f64,
+    pub b: f64,
+    pub aa: f64,
+    pub ab: f64,
+    pub bb: f64,
+}
+
 /// What a rule sees of the recorded node: its inputs' values and its own value.
 pub struct Site<'a> {
     pub inputs: &'a [&'a Tensor],
@@ -45,9 +58,10 @@ pub trait Rule: Debug {
     ) -> Vec<Option<Batch>>;
 
     /// Fast path for elementwise operations on scalars (models written as
-    /// loops): the partial derivatives of the output with respect to each
-    /// (scalar) input. `None` where the rule has no such path.
-    fn scalar_partials(&self, _inputs: &[f64], _output: f64) -> Option<[f64; 2]> {
+    /// loops): the first and second partial derivatives of the output with
+    /// respect to its one or two (scalar) inputs, given the output. `None`
+    /// where the rule has no such path.
+    fn scalar_partials(&self, _inputs: &[f64], _output: f64) -> Option<Partials> {
         None
     }
 

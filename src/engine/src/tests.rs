@@ -266,3 +266,39 @@ fn long_chain_runs_backward_and_drops_without_stack_overflow() {
     assert_eq!(x.grad(), vec![1.0]);
     drop(y); // the iterative Drop must free a million nodes without recursing
 }
+
+/// Scalar nodes take the sweeps' fast path (partials, no arrays); the same
+/// function on 2-vectors takes each rule's general path. Both against
+/// finite differences, and against each other.
+#[test]
+fn scalar_fast_path_matches_finite_differences_and_the_array_path() {
+    fn model(p: &[Var]) -> Var {
+        let (a, b) = (&p[0], &p[1]);
+        let bin = |op, x: &Var, y: &Var| record::binary(op, x, y).unwrap();
+        let un = |name, x: &Var| record::unary(name, x).unwrap();
+        let a2 = bin("*", a, a); // one node used twice
+        let q = bin("/", &un("exp", a), b);
+        let r = bin("^", b, a);
+        let cube = record::binary("^", a, 3.0).unwrap(); // constant exponent, a < 0 below
+        let t = bin("-", &un("log", b), &un("tanh", &bin("+", &a2, &q)));
+        sum(bin("+", &bin("+", &t, &r), &bin("*", &cube, b)))
+    }
+    let at = [(-0.7, 1.3), (0.4, 2.2)];
+    for (a, b) in at {
+        check("scalar model", &model, &[s(a), s(b)]);
+    }
+    let scalar = leaves(&[s(at[0].0), s(at[0].1)]);
+    let fast = second_order(&model(&scalar), &scalar, None).unwrap();
+    // On 2-vectors holding the same numbers twice, every derivative doubles.
+    let vectors = leaves(&[v(&[at[0].0, at[0].0]), v(&[at[0].1, at[0].1])]);
+    let general = second_order(&model(&vectors), &vectors, None).unwrap();
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * (1.0 + x.abs());
+    for (i, j) in [(0, 0), (0, 2), (2, 0), (2, 2)] {
+        // Parameter a is elements 0-1 of the vector run, b is 2-3.
+        let ga = general.gradient[i] + general.gradient[i + 1];
+        assert!(close(2.0 * fast.gradient[i / 2], ga), "gradient {i}: {} vs {ga}", fast.gradient[i / 2]);
+        let gh: f64 = [0, 1].iter().flat_map(|&di| [0, 1].map(|dj| general.hessian_times.col(j + dj)[i + di])).sum();
+        let fh = fast.hessian_times.col(j / 2)[i / 2];
+        assert!(close(2.0 * fh, gh), "H[{i},{j}]: {fh} vs {gh}");
+    }
+}

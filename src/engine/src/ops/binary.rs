@@ -7,7 +7,7 @@
 //!             bbar_dot += g_b zbar_dot + zbar (g_ab adot + g_bb bdot)
 
 use crate::batch::Batch;
-use crate::rule::{Rule, Site};
+use crate::rule::{Partials, Rule, Site};
 use crate::tensor::{Broadcast, Tensor};
 use crate::Result;
 
@@ -18,16 +18,6 @@ pub enum Binary {
     Mul,
     Div,
     Pow,
-}
-
-/// First and second partial derivatives of z = g(a, b).
-#[derive(Debug, Clone, Copy)]
-pub struct Partials {
-    pub a: f64,
-    pub b: f64,
-    pub aa: f64,
-    pub ab: f64,
-    pub bb: f64,
 }
 
 impl Binary {
@@ -120,9 +110,8 @@ impl Rule for Binary {
         Ok(Tensor { shape, data })
     }
 
-    fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<[f64; 2]> {
-        let g = self.partials(inputs[0], inputs[1], output);
-        Some([g.a, g.b])
+    fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<Partials> {
+        Some(self.partials(inputs[0], inputs[1], output))
     }
 
     fn scalar_value(&self, inputs: &[f64]) -> Option<f64> {

@@ -6,7 +6,7 @@
 //!   vjp_dot:  xbar_dot  = f'(x) ybar_dot + f''(x) xdot ybar
 
 use crate::batch::Batch;
-use crate::rule::{Rule, Site};
+use crate::rule::{Partials, Rule, Site};
 use crate::special::{digamma, ln_gamma, tetragamma, trigamma};
 use crate::tensor::Tensor;
 use crate::Result;
@@ -190,8 +190,9 @@ impl Rule for Unary {
         Ok(Tensor { shape: x.shape, data: x.data.iter().map(|&v| self.value(v)).collect() })
     }
 
-    fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<[f64; 2]> {
-        Some([self.derivatives(inputs[0], output).0, 0.0])
+    fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<Partials> {
+        let (a, aa) = self.derivatives(inputs[0], output);
+        Some(Partials { a, aa, ..Partials::default() })
     }
 
     fn scalar_value(&self, inputs: &[f64]) -> Option<f64> {

@@ -8,7 +8,7 @@
 //! guard no longer holds, the R code would have taken another path, and the
 //! replay reports it so the caller records the model again in R.
 
-use crate::tape::{Guard, GuardOperand, Tape, Var};
+use crate::tape::{reachable_from, Guard, GuardOperand, Tape, Var};
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -65,7 +65,7 @@ impl Recording {
         if theta.len() != self.len() {
             bail!("replay: {} numbers for {} parameter elements", theta.len(), self.len());
         }
-        let (cell, _) = self.root.resolve();
+        let (cell, root) = self.root.resolve();
         // Positions and sizes first: resolving a handle borrows the tape.
         let placed: Vec<(Option<usize>, usize)> =
             self.params.iter().map(|p| (p.index_relative_to(&cell), p.value().numel())).collect();
@@ -81,7 +81,13 @@ impl Recording {
             }
             at += n;
         }
-        for pos in 0..tape.len() {
+        // Only what the model's output and the guards depend on is
+        // evaluated again; the rest of the tape (other recordings from the
+        // same values) keeps its old numbers and is never read here.
+        let mut roots: Vec<usize> = tape.guards().iter().flat_map(|g| g.nodes()).collect();
+        roots.push(root);
+        let live = reachable_from(&tape, &roots);
+        for pos in (0..live.len()).filter(|&pos| live[pos]) {
             let Some(rule) = tape.node(pos).rule.clone() else { continue };
             if !tape.inputs(pos).any(|input| input.node().is_some_and(|j| dirty[j])) {
                 continue;
@@ -97,18 +103,13 @@ impl Recording {
 
 /// The value of node `pos` from its inputs' current values.
 fn evaluate(tape: &Tape, pos: usize, rule: &dyn crate::rule::Rule) -> Result<Tensor> {
-    let values = tape.input_values(pos);
-    let scalar = Shape::scalar();
-    if tape.node(pos).value.shape == scalar && values.len() <= 2 && values.iter().all(|v| v.shape == scalar) {
-        let mut x = [0.0; 2];
-        for (k, v) in values.iter().enumerate() {
-            x[k] = v.data[0];
-        }
-        if let Some(y) = rule.scalar_value(&x[..values.len()]) {
+    if tape.node(pos).value.shape == Shape::scalar() {
+        if let Some(y) = tape.scalar_inputs(pos).and_then(|(x, n)| rule.scalar_value(&x[..n])) {
             return Ok(Tensor::scalar(y));
         }
     }
     rule.forget();
+    let values = tape.input_values(pos);
     let refs: Vec<&Tensor> = values.iter().collect();
     rule.forward(&refs)
 }

@@ -15,10 +15,16 @@
 //! find their nodes. A tape is freed when the last handle that reaches it
 //! (directly or through a stub) is gone.
 //!
-//! A tape can also be replayed (`replay.rs`): its parameter leaves are given
+//! `record.rs` holds the entry points that append operations by name. A
+//! tape can also be replayed (`replay.rs`): its parameter leaves are given
 //! new values and every node that depends on them is evaluated again, in
 //! Rust. What R learnt from values while recording (a comparison, the
 //! numbers of a value) is kept as a `Guard`, checked after each replay.
+
+pub mod record;
+pub mod replay;
+#[cfg(test)]
+mod replay_tests;
 
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
@@ -206,6 +212,30 @@ impl Tape {
             Input::Node(j) => self.nodes[j].value.clone(),
             Input::Constant(c) => Tensor::scalar(self.constants[c]),
         }
+    }
+    /// The numbers of node `i`'s inputs when it has one or two and each is
+    /// a scalar (the common case of models written as loops), without
+    /// building tensors; `None` otherwise.
+    pub fn scalar_inputs(&self, i: usize) -> Option<([f64; 2], usize)> {
+        let mut x = [0.0; 2];
+        let inputs = self.inputs(i);
+        let n = inputs.len();
+        if n > 2 {
+            return None;
+        }
+        for (k, input) in inputs.enumerate() {
+            x[k] = match input {
+                Input::Node(j) => {
+                    let v = &self.nodes[j].value;
+                    if !v.is_scalar() {
+                        return None;
+                    }
+                    v.data[0]
+                }
+                Input::Constant(c) => self.constants[c],
+            };
+        }
+        Some((x, n))
     }
     /// The values of node `i`'s inputs.
     pub fn input_values(&self, i: usize) -> Vec<Tensor> {
@@ -594,9 +624,18 @@ pub fn kernel_observations(root: &Var) -> Vec<(&'static str, usize)> {
 /// Which nodes of `tape` the node `root` depends on (itself included),
 /// indexed by position up to `root`.
 pub fn reachable(tape: &Tape, root: usize) -> Vec<bool> {
-    let mut reached = vec![false; root + 1];
-    reached[root] = true;
-    for i in (0..=root).rev() {
+    reachable_from(tape, &[root])
+}
+
+/// Which nodes any of `roots` depends on (the roots included), indexed by
+/// position up to the last root.
+pub fn reachable_from(tape: &Tape, roots: &[usize]) -> Vec<bool> {
+    let Some(&last) = roots.iter().max() else { return Vec::new() };
+    let mut reached = vec![false; last + 1];
+    for &r in roots {
+        reached[r] = true;
+    }
+    for i in (0..=last).rev() {
         if reached[i] {
             for input in tape.inputs(i) {
                 if let Input::Node(j) = input {

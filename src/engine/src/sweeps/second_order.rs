@@ -10,9 +10,10 @@
 
 use std::rc::Rc;
 
-use crate::batch::{accumulate, accumulate_vec, Batch};
-use crate::rule::Site;
-use crate::tape::{Input, Tape, TapeCell, Var};
+use crate::adjoints::Adjoints;
+use crate::batch::{accumulate, Batch};
+use crate::rule::{Partials, Rule, Site};
+use crate::tape::{reachable, Input, Tape, TapeCell, Var};
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -53,11 +54,21 @@ fn parameter_offsets(caller: &str, cell: &Rc<TapeCell>, len: usize, params: &[Va
 /// Tangents of every node up to `root` when the parameters move along the
 /// columns of `directions` (p x d). `None` means the node does not depend on
 /// any parameter.
+///
+/// Only nodes `root` depends on are visited: a tape also holds whatever
+/// else was recorded from the same values (earlier calls with a value the
+/// user keeps), and pushing tangents through those would cost time in
+/// proportion to the whole history.
 fn forward_sweep(tape: &Tape, root: usize, offsets: &[Option<usize>], directions: &Batch) -> Vec<Option<Batch>> {
     let dirs = directions.dirs;
+    let live = reachable(tape, root);
     let mut tangents: Vec<Option<Batch>> = Vec::with_capacity(root + 1);
     for (pos, offset) in offsets.iter().enumerate().take(root + 1) {
         let node = tape.node(pos);
+        if !live[pos] {
+            tangents.push(None);
+            continue;
+        }
         let tangent = match (node.rule.as_ref(), offset) {
             (None, Some(offset)) => {
                 let n = node.value.numel();
@@ -68,22 +79,51 @@ fn forward_sweep(tape: &Tape, root: usize, offsets: &[Option<usize>], directions
                 Some(t)
             }
             (None, None) => None,
-            (Some(rule), _) => {
-                let input_tangents: Vec<Option<&Batch>> =
-                    tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
-                if input_tangents.iter().all(Option::is_none) {
-                    None
-                } else {
-                    let values = tape.input_values(pos);
-                    let inputs: Vec<&Tensor> = values.iter().collect();
-                    let site = Site { inputs: &inputs, output: &node.value };
-                    rule.jvp(&site, &input_tangents, dirs)
+            (Some(rule), _) => match scalar_partials(tape, pos, &**rule) {
+                Some(d) => scalar_tangent(tape, pos, &d, &tangents, dirs),
+                None => {
+                    let input_tangents: Vec<Option<&Batch>> =
+                        tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
+                    if input_tangents.iter().all(Option::is_none) {
+                        None
+                    } else {
+                        let values = tape.input_values(pos);
+                        let inputs: Vec<&Tensor> = values.iter().collect();
+                        let site = Site { inputs: &inputs, output: &node.value };
+                        rule.jvp(&site, &input_tangents, dirs)
+                    }
                 }
-            }
+            },
         };
         tangents.push(tangent);
     }
     tangents
+}
+
+/// The partials of a scalar node whose one or two inputs are scalars, for
+/// the sweeps' fast path (models written as loops); `None` for any other
+/// node, which takes its rule's general path.
+fn scalar_partials(tape: &Tape, pos: usize, rule: &dyn Rule) -> Option<Partials> {
+    let node = tape.node(pos);
+    if !node.value.is_scalar() {
+        return None;
+    }
+    let (x, n) = tape.scalar_inputs(pos)?;
+    rule.scalar_partials(&x[..n], node.value.data[0])
+}
+
+/// The tangent node `pos` with partials `d`: the sum of its inputs'
+/// tangents weighted by the first partials (only inputs that have one: a
+/// partial with respect to a constant may be NaN).
+fn scalar_tangent(tape: &Tape, pos: usize, d: &Partials, tangents: &[Option<Batch>], dirs: usize) -> Option<Batch> {
+    let mut out: Option<Batch> = None;
+    for (k, input) in tape.inputs(pos).enumerate() {
+        let Some(t) = input.node().and_then(|j| tangents[j].as_ref()) else { continue };
+        let w = if k == 0 { d.a } else { d.b };
+        let o = out.get_or_insert_with(|| Batch::zeros(1, dirs));
+        o.data.iter_mut().zip(&t.data).for_each(|(o, t)| *o += w * t);
+    }
+    out
 }
 
 /// The p x p identity: one direction per parameter element. Refused
@@ -166,14 +206,22 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
     let tape = cell.tape();
 
     // Only nodes that depend on a parameter carry adjoints that matter.
-    let mut adj: Vec<Option<Vec<f64>>> = vec![None; r + 1];
+    let mut adj = Adjoints::new(r + 1);
     let mut adj_dot: Vec<Option<Batch>> = vec![None; r + 1];
-    adj[r] = Some(vec![1.0]);
+    adj.add_scalar(r, 1.0);
     for pos in (0..=r).rev() {
         let node = tape.node(pos);
         let Some(rule) = node.rule.as_ref() else { continue };
-        let Some(out_adj) = adj[pos].take() else { continue };
+        if adj.get(pos).is_none() {
+            continue;
+        }
         let out_adj_dot = adj_dot[pos].take();
+        if let Some(d) = scalar_partials(&tape, pos, &**rule) {
+            let g = adj.get(pos).map_or(0.0, |a| a[0]);
+            scalar_second_order(&tape, pos, &d, g, out_adj_dot.as_ref(), &tangents, &mut adj, &mut adj_dot, dirs);
+            continue;
+        }
+        let Some(out_adj) = adj.take(pos) else { continue };
         let input_tangents: Vec<Option<&Batch>> =
             tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
         let needs: Vec<bool> = input_tangents.iter().map(Option::is_some).collect();
@@ -188,7 +236,7 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         for ((input, c1), c2) in tape.inputs(pos).zip(first).zip(second) {
             let Input::Node(i) = input else { continue };
             if let Some(c) = c1 {
-                accumulate_vec(&mut adj[i], c);
+                adj.add(i, c);
             }
             if let Some(c) = c2 {
                 accumulate(&mut adj_dot[i], c);
@@ -201,7 +249,7 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
     for (pos, offset) in offsets.iter().enumerate() {
         let Some(offset) = *offset else { continue };
         let n = tape.node(pos).value.numel();
-        if let Some(a) = &adj[pos] {
+        if let Some(a) = adj.get(pos) {
             gradient[offset..offset + n].copy_from_slice(a);
         }
         if let Some(hd) = &adj_dot[pos] {
@@ -214,6 +262,46 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         symmetrize(&mut hessian_times);
     }
     Ok(SecondOrder { value: out.data[0], gradient, hessian_times })
+}
+
+/// The reverse step of forward-over-reverse at a scalar node with
+/// partials `d`, output adjoint `g` and its derivative `g_dot`: each input
+/// that depends on a parameter receives g * d_i in its adjoint and
+///   g_dot * d_i + g * sum_j d_ij t_j
+/// in its second-order adjoint (t_j the inputs' tangents), which is what
+/// the rules' `vjp` and `vjp_dot` compute, without building arrays.
+#[allow(clippy::too_many_arguments)]
+fn scalar_second_order(
+    tape: &Tape,
+    pos: usize,
+    d: &Partials,
+    g: f64,
+    g_dot: Option<&Batch>,
+    tangents: &[Option<Batch>],
+    adj: &mut Adjoints,
+    adj_dot: &mut [Option<Batch>],
+    dirs: usize,
+) {
+    let mut inputs = [None; 2];
+    for (k, input) in tape.inputs(pos).enumerate() {
+        inputs[k] = input.node().filter(|&j| tangents[j].is_some());
+    }
+    let first = [d.a, d.b];
+    let second = [[d.aa, d.ab], [d.ab, d.bb]];
+    for k in 0..2 {
+        let Some(i) = inputs[k] else { continue };
+        adj.add_scalar(i, g * first[k]);
+        let mut dot = adj_dot[i].take().unwrap_or_else(|| Batch::zeros(1, dirs));
+        if let Some(gd) = g_dot {
+            dot.data.iter_mut().zip(&gd.data).for_each(|(o, x)| *o += first[k] * x);
+        }
+        for (m, j) in inputs.iter().enumerate() {
+            let Some(t) = j.and_then(|j| tangents[j].as_ref()) else { continue };
+            let w = g * second[k][m];
+            dot.data.iter_mut().zip(&t.data).for_each(|(o, x)| *o += w * x);
+        }
+        adj_dot[i] = Some(dot);
+    }
 }
 
 /// The two triangles of a forward-over-reverse Hessian come from different

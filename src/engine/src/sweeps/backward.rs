@@ -1,7 +1,7 @@
 //! Reverse mode: one sweep down the tape from a scalar output to every node
 //! it depends on.
 
-use crate::batch::accumulate_vec;
+use crate::adjoints::Adjoints;
 use crate::rule::Site;
 use crate::tape::{Input, Tape, Var};
 use crate::tensor::Tensor;
@@ -14,9 +14,9 @@ pub fn backward(root: &Var) -> Result<()> {
     let (cell, r) = root.resolve();
     let adjoints = reverse_sweep(&cell.tape(), r)?;
     let mut tape = cell.tape_mut();
-    for (i, adj) in adjoints.into_iter().enumerate() {
-        if let Some(a) = adj {
-            tape.accumulate_grad(i, &a);
+    for i in 0..adjoints.len() {
+        if let Some(a) = adjoints.get(i) {
+            tape.accumulate_grad(i, a);
         }
     }
     Ok(())
@@ -42,7 +42,7 @@ pub fn value_and_gradient(root: &Var, params: &[Var]) -> Result<(f64, Vec<f64>)>
     let mut grad = Vec::new();
     for p in params {
         let n = p.value().numel();
-        match p.index_relative_to(&cell).and_then(|i| adjoints.get(i)).and_then(Option::as_ref) {
+        match p.index_relative_to(&cell).and_then(|i| adjoints.get(i)) {
             Some(a) => grad.extend_from_slice(a),
             None => grad.extend(std::iter::repeat(0.0).take(n)),
         }
@@ -50,35 +50,28 @@ pub fn value_and_gradient(root: &Var, params: &[Var]) -> Result<(f64, Vec<f64>)>
     Ok((tape.node(r).value.data[0], grad))
 }
 
-/// The adjoint of every node up to `root` (by position); `None` where no
+/// The adjoint of every node up to `root` (by position); none where no
 /// gradient flows.
-pub(crate) fn reverse_sweep(tape: &Tape, root: usize) -> Result<Vec<Option<Vec<f64>>>> {
+pub(crate) fn reverse_sweep(tape: &Tape, root: usize) -> Result<Adjoints> {
     let out = &tape.node(root).value;
     if !out.is_scalar() {
         bail!("backward: the output must be a scalar, got {}", out.shape);
     }
-    let mut adj: Vec<Option<Vec<f64>>> = vec![None; root + 1];
-    adj[root] = Some(vec![1.0]);
-    let mut scalars = [0.0; 2];
+    let mut adj = Adjoints::new(root + 1);
+    adj.add_scalar(root, 1.0);
     for pos in (0..=root).rev() {
         let node = tape.node(pos);
-        let (Some(rule), Some(out_adj)) = (node.rule.as_ref(), adj[pos].as_ref()) else { continue };
+        let (Some(rule), Some(out_adj)) = (node.rule.as_ref(), adj.get(pos)) else { continue };
         // Scalars through an elementwise operation: the partials alone, with
         // no arrays to build (the common case of models written as loops).
-        if node.value.is_scalar() && tape.inputs(pos).len() <= 2 {
-            let mut ok = true;
-            for (k, input) in tape.inputs(pos).enumerate() {
-                let v = tape.input_value(input);
-                ok &= v.is_scalar();
-                scalars[k] = v.data[0];
-            }
-            let n = tape.inputs(pos).len();
-            if let Some(partials) = ok.then(|| rule.scalar_partials(&scalars[..n], node.value.data[0])).flatten() {
-                let g = out_adj[0];
+        if node.value.is_scalar() {
+            let g = out_adj[0];
+            let scalar = tape.scalar_inputs(pos).and_then(|(x, n)| rule.scalar_partials(&x[..n], node.value.data[0]));
+            if let Some(d) = scalar {
                 for (k, input) in tape.inputs(pos).enumerate() {
                     if let Input::Node(j) = input {
                         if tape.node(j).requires_grad {
-                            accumulate_vec(&mut adj[j], vec![g * partials[k]]);
+                            adj.add_scalar(j, g * if k == 0 { d.a } else { d.b });
                         }
                     }
                 }
@@ -92,7 +85,7 @@ pub(crate) fn reverse_sweep(tape: &Tape, root: usize) -> Result<Vec<Option<Vec<f
         let contributions = rule.vjp(&site, out_adj, &needs);
         for (input, contribution) in tape.inputs(pos).zip(contributions) {
             if let (Input::Node(j), Some(c)) = (input, contribution) {
-                accumulate_vec(&mut adj[j], c);
+                adj.add(j, c);
             }
         }
     }

@@ -90,6 +90,40 @@ fn a_replay_refuses_a_point_where_a_comparison_changes() {
 }
 
 #[test]
+fn a_guard_on_a_value_the_output_does_not_use_is_still_checked() {
+    // if (exp(mu) > 1) mu * 2 else -mu: exp(mu) only decides the branch.
+    let mu = Var::leaf(s(0.5));
+    let e = record::unary("exp", &mu).unwrap();
+    let above = compare_values(Comparison::Greater, Side::Var(e), Side::Numbers(vec![1.0]));
+    assert_eq!(above, vec![Some(true)]);
+    let root = record::binary("*", &mu, 2.0).unwrap();
+    let recording = Recording::new(root, vec![mu]).unwrap();
+    assert_eq!(recording.replay(&[0.1]).unwrap(), Replayed::Done);
+    assert_eq!(recording.replay(&[-0.1]).unwrap(), Replayed::GuardFailed);
+}
+
+#[test]
+fn a_replay_ignores_what_else_was_recorded_from_the_same_value() {
+    // A value the user keeps collects every recording made from it; a
+    // replay of one must give that recording's numbers whatever the rest.
+    let theta = [0.3, -0.2, 1.1, 0.5];
+    let (root, params) = model(&theta);
+    for _ in 0..50 {
+        let other = record::unary("exp", &params[0]).unwrap();
+        record::binary("*", &other, &params[1]).unwrap();
+    }
+    let recording = Recording::new(root.clone(), params.clone()).unwrap();
+    let moved = [0.1, 0.4, 0.9, -0.3];
+    assert_eq!(recording.replay(&moved).unwrap(), Replayed::Done);
+    let (fresh_root, fresh_params) = model(&moved);
+    assert_close("value", &root.value().data, &fresh_root.value().data);
+    let replayed = derivatives(&root, &params);
+    let fresh = derivatives(&fresh_root, &fresh_params);
+    assert_close("gradient", &replayed.gradient, &fresh.gradient);
+    assert_close("hessian", &replayed.hessian_times.data, &fresh.hessian_times.data);
+}
+
+#[test]
 fn comparisons_on_constants_leave_no_guard() {
     let c = Var::constant(v(&[1.0, 3.0]));
     let outcome = compare_values(Comparison::Less, Side::Var(c.clone()), Side::Numbers(vec![2.0]));
