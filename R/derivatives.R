@@ -11,6 +11,11 @@
 #' the Hessian; `jacobian()` of a vector-valued `f` by one forward sweep. No
 #' finite differences are involved: results are exact to rounding.
 #'
+#' `f` receives copies of the values in `params` (the same numbers), so that
+#' values you keep and pass again do not collect the nodes of every call.
+#' If `f` also uses the originals through a closure, it is called a second
+#' time with `params` themselves.
+#'
 #' Parameters may be scalars, vectors or matrices; derivatives are over all
 #' their elements in order, each parameter's elements in R's column-major
 #' order. A named `params` list names the rows and columns (`beta1`,
@@ -48,7 +53,7 @@ gradient <- function(f, params) {
   if (is.null(rec$output)) {
     return(list(value = rec$constant, gradient = stats::setNames(numeric(parameter_count(params)), labels)))
   }
-  res <- rust(fg_gradient(rec$output, params))
+  res <- rust(fg_gradient(rec$output, rec$params))
   list(value = res$value, gradient = stats::setNames(res$gradient, labels))
 }
 
@@ -58,7 +63,7 @@ hessian <- function(f, params) {
   rec <- record_function(f, params, "hessian")
   labels <- parameter_labels(params)
   p <- parameter_count(params)
-  h <- if (is.null(rec$output)) matrix(0, p, p) else rust(fg_hessian(rec$output, params))$hessian
+  h <- if (is.null(rec$output)) matrix(0, p, p) else rust(fg_hessian(rec$output, rec$params))$hessian
   if (!is.null(labels)) dimnames(h) <- list(labels, labels)
   h
 }
@@ -73,7 +78,7 @@ hessian_vector <- function(f, params, v) {
     stop(sprintf("hessian_vector: v must be numeric of length %d (one entry per parameter element), got length %d",
                  p, length(v)), call. = FALSE)
   }
-  hv <- if (is.null(rec$output)) numeric(p) else rust(fg_hessian_vector(rec$output, params, as.double(v)))$hessian_vector
+  hv <- if (is.null(rec$output)) numeric(p) else rust(fg_hessian_vector(rec$output, rec$params, as.double(v)))$hessian_vector
   stats::setNames(hv, labels)
 }
 
@@ -85,22 +90,32 @@ jacobian <- function(f, params) {
   j <- if (is.null(rec$output)) {
     matrix(0, length(rec$constant), parameter_count(params))
   } else {
-    rust(fg_jacobian(rec$output, params))
+    rust(fg_jacobian(rec$output, rec$params))
   }
   if (!is.null(labels)) colnames(j) <- labels
   j
 }
 
-# Calls f(params) once and checks what it returned. A plain numeric result
-# means f does not depend on the parameters: `output` is NULL then.
+# Calls f once and checks what it returned. A plain numeric result means f
+# does not depend on the parameters: `output` is NULL then. f is called on
+# copies of the parameters (`params` of the result), so the recording lives
+# on a tape of its own: the caller's values, often kept and passed again,
+# would otherwise collect the nodes of every call. Only when f reached the
+# caller's values some other way (a closure) is it called again on them.
 record_function <- function(f, params, caller, scalar = TRUE) {
   if (!is.function(f)) stop(sprintf("%s: f must be a function", caller), call. = FALSE)
   check_params(params, caller)
-  out <- f(params)
+  own <- fg_fresh_leaves(params)
+  names(own) <- names(params)
+  out <- f(own)
+  if (is_value(out) && fg_depends_on(out, params)) {
+    own <- params
+    out <- f(own)
+  }
   if (is.numeric(out) && !is_value(out)) {
     warning(sprintf("%s: f returned a plain number that does not depend on params; its derivatives are zero",
                     caller), call. = FALSE)
-    return(list(output = NULL, constant = out))
+    return(list(output = NULL, constant = out, params = own))
   }
   if (!is_value(out)) {
     stop(sprintf("%s: f must return a femtograd value, got an object of class '%s'",
@@ -109,7 +124,7 @@ record_function <- function(f, params, caller, scalar = TRUE) {
   if (scalar && length(out) != 1L) {
     stop(sprintf("%s: f must return a scalar, got a value of length %d", caller, length(out)), call. = FALSE)
   }
-  list(output = out, constant = NULL)
+  list(output = out, constant = NULL, params = own)
 }
 
 check_params <- function(params, caller) {

@@ -3,6 +3,10 @@
 
 fg_leaf <- function(data, dim, constant) .Call(wrap__fg_leaf, data, dim, constant)
 
+fg_fresh_leaves <- function(params) .Call(wrap__fg_fresh_leaves, params)
+
+fg_depends_on <- function(root, params) .Call(wrap__fg_depends_on, root, params)
+
 fg_is_live <- function(x) .Call(wrap__fg_is_live, x)
 
 fg_grad <- function(x) .Call(wrap__fg_grad, x)

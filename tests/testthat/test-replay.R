@@ -129,3 +129,27 @@ test_that("a comparison on a value the result does not use still decides the bra
   expect_equal(unname(coef(fits$replay)), -1, tolerance = 1e-8)
   expect_gt(fits$replay$recordings, 1L)
 })
+
+test_that("hessian() of a value kept across calls sees only its own recording", {
+  # Every call records onto the tape of b; each must see only its own.
+  A <- matrix(c(2, 1, 0, 1, 3, 1, 0, 1, 4), 3)
+  b <- list(b = val(c(0.2, -0.1, 0.3)))
+  f <- function(p) sum(exp(A %*% p$b)) - sum(p$b^2) / 2
+  exact <- function(b0) crossprod(A, A * drop(exp(A %*% b0))) - diag(3)
+  for (i in 1:30) H <- hessian(f, b)
+  expect_equal(unname(H), exact(c(0.2, -0.1, 0.3)), tolerance = 1e-12)
+})
+
+test_that("a function that uses the caller's values through a closure is differentiated in them", {
+  # f ignores its argument and uses b directly: the derivatives are still
+  # those of b^3 at b = 2 (the copies f received do not enter its result).
+  b <- val(2)
+  calls <- 0L
+  f <- function(p) { calls <<- calls + 1L; b^3 }
+  expect_equal(unname(hessian(f, list(b = b))), matrix(12))
+  expect_equal(calls, 2L)
+  # mixing the argument and the closure: d2/db2 of p * b * b, all one b
+  g <- function(p) p$b * b * b
+  expect_equal(unname(hessian(g, list(b = b))), matrix(6 * 2))
+  expect_equal(unname(gradient(g, list(b = b))$gradient), 3 * 2^2)
+})

@@ -2,6 +2,7 @@
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
+use femtograd_engine::tape::reachable;
 use femtograd_engine::{backward, record, Var};
 
 use crate::convert::{data_from_r, operand_from_r, r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
@@ -12,6 +13,36 @@ use crate::convert::{data_from_r, operand_from_r, r_error, tensor_from_r, tensor
 fn fg_leaf(data: Robj, dim: Robj, constant: bool) -> Result<Robj> {
     let t = tensor_from_r(data_from_r(&data, "data")?, &dim)?;
     Ok(var_to_r(&if constant { Var::constant(t) } else { Var::leaf(t) }, None))
+}
+
+// Copies of the leaves among `params` (the same numbers on new tapes;
+// anything else is returned as it is). A whole-function derivative records
+// f on these, so the caller's values do not collect every call's nodes.
+#[extendr]
+fn fg_fresh_leaves(params: List) -> Result<List> {
+    let copies = params
+        .values()
+        .map(|p| {
+            let v = var_from_r(&p)?;
+            Ok(if v.is_leaf() { var_to_r(&Var::leaf(v.value()), None) } else { p })
+        })
+        .collect::<Result<Vec<Robj>>>()?;
+    Ok(List::from_values(copies))
+}
+
+// TRUE if `root` depends on any of `params` (a function that reached the
+// caller's own values through a closure rather than its argument).
+#[extendr]
+fn fg_depends_on(root: Robj, params: List) -> Result<bool> {
+    let root = var_from_r(&root)?;
+    let (cell, r) = root.resolve();
+    // Positions first: resolving a handle borrows the tape.
+    let mut positions = Vec::new();
+    for p in params.values() {
+        positions.extend(var_from_r(&p)?.index_relative_to(&cell).filter(|&i| i <= r));
+    }
+    let live = reachable(&cell.tape(), r);
+    Ok(positions.into_iter().any(|i| live[i]))
 }
 
 // TRUE if the pointer still refers to a live node.
@@ -68,6 +99,8 @@ fn fg_zero_grad(x: Robj) -> Result<()> {
 extendr_module! {
     mod graph;
     fn fg_leaf;
+    fn fg_fresh_leaves;
+    fn fg_depends_on;
     fn fg_is_live;
     fn fg_grad;
     fn fg_reduce;
