@@ -132,8 +132,8 @@ se_rel <- max_rel(se(fg_a), glm_se)
 w_glm <- glm_a$fitted.values * (1 - glm_a$fitted.values)
 closed_se <- sqrt(diag(solve(crossprod(X, w_glm * X))))
 se_rel_closed <- max_rel(se(fg_a), closed_se)
-cat(sprintf("fit(): %d Newton iterations, %d log-likelihood recordings (+1 in fit() after the optimiser), converged = %s\n",
-            fg_a$iterations, fg_a$evaluations, fg_a$converged))
+cat(sprintf("fit(): %d Newton iterations, %d log-likelihood evaluations from %d recording(s), converged = %s\n",
+            fg_a$iterations, fg_a$evaluations, fg_a$recordings, fg_a$converged))
 cat(sprintf("glm.fit(): %d IRLS iterations (default epsilon 1e-8)\n", glm_default$iter))
 cat(sprintf("median seconds, steady state: femtograd fit() %.4f, glm.fit() %.4f, ratio %.2f (CPU time ratio %.2f)\n",
             t_a[["femtograd"]], t_a[["glm.fit"]], t_a[["femtograd"]] / t_a[["glm.fit"]],
@@ -210,12 +210,9 @@ pieces <- timings(
 pieces <- c(pieces[1:3], "(a) Rust sweeps only (difference)" = pieces[[3]] - pieces[[2]], pieces[4:7],
             "(b) Rust sweeps only (difference)" = pieces[[7]] - pieces[[6]], pieces[8])
 print(data.frame(piece = names(pieces), median_s = pieces, row.names = NULL), digits = 3)
-recordings <- fg_a$evaluations + 1L
-cat(sprintf("(a) fit() recorded the log-likelihood %d times (%d by the optimiser + 1 after it): each Newton\n",
-            recordings, fg_a$evaluations))
-cat("    iteration records twice, once for the line-search value and again for the Hessian at the same point\n")
-cat("    (the optimiser reuses the graph of a point it has already recorded). R lends X to the engine, which\n")
-cat("    reads it in place: recordings do not copy it.\n")
+cat(sprintf("(a) fit() called the R function %d time(s) for %d evaluations: the recording is replayed in\n",
+            fg_a$recordings, fg_a$evaluations))
+cat("    Rust at every other point. R lends X to the engine, which reads it in place: recordings do not copy it.\n")
 
 # What-if, through internals (not the public API): X made a constant node
 # once, outside the log-likelihood, and the kernel on X %*% beta recorded as
@@ -334,7 +331,7 @@ tmb_compare <- function(label, model, data, start, fg_fit_fun, fg_grad_fun, fg_h
              hessian = max_rel(h_fg, -obj$he(theta)))
   cat(sprintf("MakeADFun (taping) %.2f s; template uses TMB atomics: %s (so obj$he() is %s)\n", make_s,
               using_atomics, if (using_atomics) "a Jacobian of a taped gradient" else "CppAD's Hessian of the tape"))
-  cat(sprintf("iterations: femtograd %d (%d recordings), nlminb with he %d (%d fn, %d gr evaluations); converged: %s / %s\n",
+  cat(sprintf("iterations: femtograd %d (%d evaluations), nlminb with he %d (%d fn, %d gr evaluations); converged: %s / %s\n",
               fg$iterations, fg$evaluations, opt$iterations, opt$evaluations[["function"]],
               opt$evaluations[["gradient"]], fg$converged, opt$convergence == 0))
   print(data.frame(measure = c(names(t_fit), names(t_grad), names(t_hess)),
