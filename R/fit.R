@@ -116,8 +116,15 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   check_domains(list(layout = layout, transforms = transforms), full, !free, "fixed")
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
        nobs = nobs, weights = weights, layout = layout, free = free,
-       invoke = loglik_caller(loglik, layout$names), transform = transform, transforms = transforms)
+       invoke = loglik_caller(loglik, layout$names), transform = transform, transforms = transforms,
+       identity_transforms = all(vapply(transforms, is_identity, logical(1))))
 }
+
+# TRUE when every parameter is free and on its natural scale: the optimiser's
+# vector is then the parameters themselves, and the bookkeeping of fixed
+# elements and transforms (which costs more than a small model's whole
+# replayed fit) can be skipped.
+is_plain_spec <- function(spec) isTRUE(spec$identity_transforms) && all(spec$free)
 
 # Indices in the flattened parameter vector that `fixed[name]` refers to.
 fixed_positions <- function(name, layout) {
@@ -171,6 +178,10 @@ record_loglik <- function(spec, theta) {
 # the working scale.
 build_parameters <- function(spec, theta) {
   layout <- spec$layout
+  if (is_plain_spec(spec)) {
+    leaves <- lapply(split_parameters(theta, layout), val)
+    return(list(values = leaves, leaves = unname(leaves)))
+  }
   working <- rep(NA_real_, length(layout$start))
   working[spec$free] <- theta
   natural_parts <- split_parameters(layout$start, layout)

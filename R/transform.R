@@ -172,6 +172,7 @@ check_domains <- function(spec, x, at, what) {
 # The optimiser's starting point (working scale) from natural-scale values
 # of the free elements.
 working_start <- function(spec, start) {
+  if (is_plain_spec(spec)) return(as.double(start))
   full <- spec$layout$start
   full[spec$free] <- start
   check_domains(spec, full, spec$free, "start")
