@@ -107,6 +107,7 @@ record_function <- function(f, params, caller, scalar = TRUE) {
   check_params(params, caller)
   own <- fg_fresh_leaves(params)
   names(own) <- names(params)
+  f <- with_arithmetic_shortcuts(f)
   out <- f(own)
   if (is_value(out) && fg_depends_on(out, params)) {
     own <- params

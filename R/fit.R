@@ -94,8 +94,10 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
 # (NULL: unweighted; see with_kernel_weights()) and run the same spec.
 # Fixed values and `start` are on the natural scale; the optimiser works on
 # the free elements of the working scale (see R/transform.R).
+# `recorded` is the function actually called (see with_arithmetic_shortcuts());
+# refits pass their fit's.
 fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, transform = NULL,
-                     weights = NULL) {
+                     weights = NULL, recorded = with_arithmetic_shortcuts(loglik)) {
   if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
   if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
   layout <- parameter_layout(params)
@@ -116,7 +118,8 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   check_domains(list(layout = layout, transforms = transforms), full, !free, "fixed")
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
        nobs = nobs, weights = weights, layout = layout, free = free,
-       invoke = loglik_caller(loglik, layout$names), transform = transform, transforms = transforms,
+       recorded = recorded, invoke = loglik_caller(recorded, layout$names), transform = transform,
+       transforms = transforms,
        identity_transforms = all(vapply(transforms, is_identity, logical(1))))
 }
 
@@ -273,7 +276,7 @@ refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = o
   spec <- object$spec
   all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
   new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs,
-                       spec$transform, weights)
+                       spec$transform, weights, recorded = spec$recorded)
   from <- stats::coef(object)
   if (!is.null(start)) from[names(start)] <- start
   new_spec$layout$start[new_spec$free] <- from[new_spec$free]

@@ -202,7 +202,8 @@ score_test <- function(fit) {
          call. = FALSE)
   }
   spec <- fit$spec
-  full <- fit_spec(spec$loglik, spec$params, spec$method, spec$control, fixed = NULL, nobs = spec$nobs)
+  full <- fit_spec(spec$loglik, spec$params, spec$method, spec$control, fixed = NULL, nobs = spec$nobs,
+                   recorded = spec$recorded)
   recorded <- record_loglik(full, unname(stats::coef(fit)))
   if (inherits(recorded, "condition")) {
     stop(sprintf("score_test: the log-likelihood failed at the restricted estimate: %s", conditionMessage(recorded)),
