@@ -59,17 +59,30 @@ fn parameter_offsets(caller: &str, cell: &Rc<TapeCell>, len: usize, params: &[Va
 /// else was recorded from the same values (earlier calls with a value the
 /// user keeps), and pushing tangents through those would cost time in
 /// proportion to the whole history.
-fn forward_sweep(tape: &Tape, root: usize, offsets: &[Option<usize>], directions: &Batch) -> Vec<Option<Batch>> {
+///
+/// Scalar nodes on the fast path also return their partials, which the
+/// reverse sweep needs again (`None` for every other node).
+fn forward_sweep(
+    tape: &Tape,
+    root: usize,
+    offsets: &[Option<usize>],
+    directions: &Batch,
+) -> (Vec<Option<Batch>>, Vec<Option<Partials>>) {
     let dirs = directions.dirs;
     let live = reachable(tape, root);
     let mut tangents: Vec<Option<Batch>> = Vec::with_capacity(root + 1);
+    let mut partials: Vec<Option<Partials>> = vec![None; root + 1];
     for (pos, offset) in offsets.iter().enumerate().take(root + 1) {
         let node = tape.node(pos);
         if !live[pos] {
             tangents.push(None);
             continue;
         }
+        // A node none of whose inputs moves with the parameters has no
+        // tangent, and no derivative flows through it.
+        let moves = |tangents: &[Option<Batch>]| tape.inputs(pos).any(|i| i.node().is_some_and(|j| tangents[j].is_some()));
         let tangent = match (node.rule.as_ref(), offset) {
+            (Some(_), _) if !moves(&tangents) => None,
             (None, Some(offset)) => {
                 let n = node.value.numel();
                 let mut t = Batch::zeros(n, dirs);
@@ -80,24 +93,23 @@ fn forward_sweep(tape: &Tape, root: usize, offsets: &[Option<usize>], directions
             }
             (None, None) => None,
             (Some(rule), _) => match scalar_partials(tape, pos, &**rule) {
-                Some(d) => scalar_tangent(tape, pos, &d, &tangents, dirs),
+                Some(d) => {
+                    partials[pos] = Some(d);
+                    scalar_tangent(tape, pos, &d, &tangents, dirs)
+                }
                 None => {
                     let input_tangents: Vec<Option<&Batch>> =
                         tape.inputs(pos).map(|input| input.node().and_then(|j| tangents[j].as_ref())).collect();
-                    if input_tangents.iter().all(Option::is_none) {
-                        None
-                    } else {
-                        let values = tape.input_values(pos);
-                        let inputs: Vec<&Tensor> = values.iter().collect();
-                        let site = Site { inputs: &inputs, output: &node.value };
-                        rule.jvp(&site, &input_tangents, dirs)
-                    }
+                    let values = tape.input_values(pos);
+                    let inputs: Vec<&Tensor> = values.iter().collect();
+                    let site = Site { inputs: &inputs, output: &node.value };
+                    rule.jvp(&site, &input_tangents, dirs)
                 }
             },
         };
         tangents.push(tangent);
     }
-    tangents
+    (tangents, partials)
 }
 
 /// The partials of a scalar node whose one or two inputs are scalars, for
@@ -159,6 +171,8 @@ pub(crate) struct Tangents {
     pub root: usize,
     pub offsets: Vec<Option<usize>>,
     pub tangents: Vec<Option<Batch>>,
+    /// The partials of the scalar nodes on the fast path, by position.
+    pub partials: Vec<Option<Partials>>,
     /// Number of parameter elements.
     pub p: usize,
     /// Number of directions (p for the identity).
@@ -187,9 +201,9 @@ pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Opt
     let tape = cell.tape();
     let widest = (0..=r).map(|i| tape.node(i).value.numel()).max().unwrap_or(1);
     check_batch_size(caller, widest, directions.dirs)?;
-    let tangents = forward_sweep(&tape, r, &offsets, directions);
+    let (tangents, partials) = forward_sweep(&tape, r, &offsets, directions);
     drop(tape);
-    Ok(Tangents { cell, root: r, offsets, tangents, p, dirs: directions.dirs })
+    Ok(Tangents { cell, root: r, offsets, tangents, partials, p, dirs: directions.dirs })
 }
 
 /// Value, gradient and H * directions of a scalar `root` with respect to
@@ -202,7 +216,7 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         bail!("{caller}: the function must return a scalar, got {}", out.shape);
     }
     let identity_directions = directions.is_none();
-    let Tangents { cell, root: r, offsets, tangents, p, dirs } = tangents(caller, root, params, directions)?;
+    let Tangents { cell, root: r, offsets, tangents, partials, p, dirs } = tangents(caller, root, params, directions)?;
     let tape = cell.tape();
 
     // Only nodes that depend on a parameter carry adjoints that matter.
@@ -216,7 +230,7 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
             continue;
         }
         let out_adj_dot = adj_dot[pos].take();
-        if let Some(d) = scalar_partials(&tape, pos, &**rule) {
+        if let Some(d) = partials[pos] {
             let g = adj.get(pos).map_or(0.0, |a| a[0]);
             scalar_second_order(&tape, pos, &d, g, out_adj_dot.as_ref(), &tangents, &mut adj, &mut adj_dot, dirs);
             continue;
