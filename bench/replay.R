@@ -22,6 +22,8 @@ cat(sprintf("femtograd %s from %s; %s; load average %s\n",
             paste(scan("/proc/loadavg", what = "", n = 3, quiet = TRUE), collapse = " ")))
 options(width = 200)
 
+# memory = FALSE throughout: bench's allocation profiling logs every R
+# allocation, which would slow both sides by how much they allocate.
 ms <- function(bm) as.numeric(bm$median) * 1e3
 report <- function(label, bm, fg_row, peer_row) {
   t <- setNames(ms(bm), as.character(bm$expression))
@@ -47,8 +49,9 @@ optim_normal <- function() {
 f1 <- fg_normal(); o1 <- optim_normal()
 cat(sprintf("\n(a) normal n = 200: estimates differ by %.1e, SEs by %.1e (relative); femtograd recorded %d time(s)\n",
             max(abs(coef(f1) - o1$par) / abs(o1$par)), max(abs(se(f1) - o1$se) / o1$se), f1$recordings))
+invisible(gc())  # each part starts from a collected heap, whatever the parts before it left
 bm <- bench::mark(femtograd = fg_normal(), "optim BFGS + optimHess" = optim_normal(),
-                  check = FALSE, min_iterations = reps, filter_gc = FALSE)
+                  check = FALSE, memory = FALSE, min_iterations = reps, filter_gc = FALSE)
 rows[[length(rows) + 1]] <- report("fit() normal n = 200 (seed)", bm, "femtograd", "optim BFGS + optimHess")
 
 # ---------------------------------------------------------------------------
@@ -78,9 +81,10 @@ f2 <- fg_ar1(); o2 <- optim_ar1()
 cat(sprintf("(b) AR(1) n = 500: estimates differ by %.1e, SEs by %.1e (relative to optim's); femtograd recorded %d time(s), %d without replay\n",
             max(abs(coef(f2) - o2$par) / abs(o2$par)), max(abs(se(f2) - o2$se) / o2$se),
             f2$recordings, fg_ar1_rerecord()$recordings))
+invisible(gc())  # each part starts from a collected heap, whatever the parts before it left
 bm <- bench::mark(femtograd = fg_ar1(), "femtograd, replay = FALSE" = fg_ar1_rerecord(),
                   "optim BFGS + optimHess" = optim_ar1(),
-                  check = FALSE, min_iterations = max(5, reps %/% 4), filter_gc = FALSE)
+                  check = FALSE, memory = FALSE, min_iterations = max(5, reps %/% 4), filter_gc = FALSE)
 rows[[length(rows) + 1]] <- report("fit() AR(1) loop n = 500", bm, "femtograd", "optim BFGS + optimHess")
 rows[[length(rows) + 1]] <- report("  same, re-recording at every point", bm, "femtograd, replay = FALSE",
                                    "optim BFGS + optimHess")
@@ -100,13 +104,15 @@ loop_f <- function(b) {
   }
   s
 }
-fg_hessian <- function() femtograd::hessian(function(pp) loop_f(pp), lapply(b0, val))
-nd_hessian <- function() numDeriv::hessian(function(b) loop_f(as.list(b)), b0)
+# The same function for both: b[[i]] reads a list of values or a numeric vector.
+fg_hessian <- function() femtograd::hessian(loop_f, lapply(b0, val))
+nd_hessian <- function() numDeriv::hessian(loop_f, b0)
 exact <- A + diag(exp(b0))
 cat(sprintf("(c) loop Hessian, p = 10: max error vs closed form: femtograd %.1e, numDeriv %.1e\n",
             max(abs(fg_hessian() - exact)), max(abs(nd_hessian() - exact))))
+invisible(gc())  # each part starts from a collected heap, whatever the parts before it left
 bm <- bench::mark(femtograd = fg_hessian(), "numDeriv::hessian" = nd_hessian(),
-                  check = FALSE, min_iterations = reps, filter_gc = FALSE)
+                  check = FALSE, memory = FALSE, min_iterations = reps, filter_gc = FALSE)
 rows[[length(rows) + 1]] <- report("hessian() 10-parameter loop", bm, "femtograd", "numDeriv::hessian")
 
 cat("\nmedian milliseconds; ratio = femtograd / peer (below 1: femtograd is faster)\n\n")
