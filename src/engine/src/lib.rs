@@ -7,6 +7,7 @@
 pub mod error;
 pub mod kernels;
 pub mod linalg;
+pub mod normal;
 pub mod ops;
 pub mod optim;
 pub mod rule;

@@ -34,6 +34,12 @@ fn unary_functions_match_finite_differences() {
         ("softplus", &[0.3, -1.2]),
         ("log_sigmoid", &[0.3, -1.2]),
         ("logit", &[0.3, 0.8]),
+        ("atan", &[0.3, -1.2]),
+        ("asin", &[0.3, -0.6]),
+        ("acos", &[0.3, -0.6]),
+        ("pnorm", &[0.3, -1.2]),
+        ("log_pnorm", &[-6.5, 1.2]),
+        ("qnorm", &[0.03, 0.8]),
     ];
     for &(name, at) in cases {
         // A vector input, weighted so the Hessian is not trivially diagonal-equal.

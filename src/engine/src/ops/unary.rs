@@ -6,6 +6,7 @@
 //!   vjp_dot:  xbar_dot  = f'(x) ybar_dot + f''(x) xdot ybar
 
 use crate::batch::Batch;
+use crate::normal;
 use crate::rule::{Partials, Rule, Site};
 use crate::special::{digamma, ln_gamma, tetragamma, trigamma};
 use crate::tensor::Tensor;
@@ -32,6 +33,15 @@ pub enum Unary {
     Softplus,
     LogSigmoid,
     Logit,
+    Atan,
+    Asin,
+    Acos,
+    /// The standard normal distribution function.
+    Pnorm,
+    /// Its log, accurate far into the lower tail.
+    LogPnorm,
+    /// Its inverse.
+    Qnorm,
 }
 
 /// log(1 + exp(x)) without overflow.
@@ -50,9 +60,12 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 impl Unary {
-    pub const ALL: [Unary; 19] = {
+    pub const ALL: [Unary; 25] = {
         use Unary::*;
-        [Neg, Exp, Log, Log1p, Expm1, Sqrt, Abs, Sin, Cos, Tan, Tanh, Sinh, Cosh, Lgamma, Digamma, Sigmoid, Softplus, LogSigmoid, Logit]
+        [
+            Neg, Exp, Log, Log1p, Expm1, Sqrt, Abs, Sin, Cos, Tan, Tanh, Sinh, Cosh, Lgamma, Digamma, Sigmoid, Softplus,
+            LogSigmoid, Logit, Atan, Asin, Acos, Pnorm, LogPnorm, Qnorm,
+        ]
     };
 
     pub fn from_name(name: &str) -> Option<Unary> {
@@ -77,6 +90,12 @@ impl Unary {
             "softplus" => Softplus,
             "log_sigmoid" => LogSigmoid,
             "logit" => Logit,
+            "atan" => Atan,
+            "asin" => Asin,
+            "acos" => Acos,
+            "pnorm" => Pnorm,
+            "log_pnorm" => LogPnorm,
+            "qnorm" => Qnorm,
             _ => return None,
         })
     }
@@ -103,6 +122,12 @@ impl Unary {
             Softplus => softplus(x),
             LogSigmoid => -softplus(-x),
             Logit => (x / (1.0 - x)).ln(),
+            Atan => x.atan(),
+            Asin => x.asin(),
+            Acos => x.acos(),
+            Pnorm => normal::pnorm(x),
+            LogPnorm => normal::log_pnorm(x),
+            Qnorm => normal::qnorm(x),
         }
     }
 
@@ -151,6 +176,29 @@ impl Unary {
                 let q = x * (1.0 - x);
                 (1.0 / q, (2.0 * x - 1.0) / (q * q))
             }
+            Atan => {
+                let d = 1.0 / (1.0 + x * x);
+                (d, -2.0 * x * d * d)
+            }
+            Asin | Acos => {
+                let r = 1.0 / (1.0 - x * x);
+                let d = r.sqrt();
+                let sign = if self == Asin { 1.0 } else { -1.0 };
+                (sign * d, sign * x * d * r)
+            }
+            Pnorm => {
+                let d = normal::dnorm(x);
+                (d, -x * d)
+            }
+            LogPnorm => {
+                let m = normal::mills(x);
+                (m, -m * (x + m))
+            }
+            // q(p) with Phi(q) = p: q' = 1 / phi(q), q'' = q / phi(q)^2.
+            Qnorm => {
+                let r = 1.0 / normal::dnorm(y);
+                (r, y * r * r)
+            }
         }
     }
 
@@ -176,6 +224,12 @@ impl Unary {
             Softplus => "softplus",
             LogSigmoid => "log_sigmoid",
             Logit => "logit",
+            Atan => "atan",
+            Asin => "asin",
+            Acos => "acos",
+            Pnorm => "pnorm",
+            LogPnorm => "log_pnorm",
+            Qnorm => "qnorm",
         }
     }
 }
