@@ -308,3 +308,41 @@ fn scalar_fast_path_matches_finite_differences_and_the_array_path() {
         assert!(close(2.0 * fh, gh), "H[{i},{j}]: {fh} vs {gh}");
     }
 }
+
+#[test]
+fn solve_and_logdet_match_finite_differences() {
+    let a = m(3, 3, &[2.0, 0.3, -0.4, 0.5, 1.7, 0.2, -0.1, 0.6, 2.4]);
+    let b = v(&[0.7, -1.1, 0.4]);
+    let bm = m(3, 2, &[0.7, -1.1, 0.4, 0.2, 0.9, -0.5]);
+    // sum of a weighted solution, so every entry matters differently
+    let weighted = |y: Var, k: usize| {
+        let w: Vec<f64> = (0..3 * k).map(|i| 1.0 + 0.3 * i as f64).collect();
+        let w = Var::constant(if k == 1 { v(&w) } else { m(3, k, &w) });
+        sum(record::binary("*", &y, &w).unwrap())
+    };
+    let f = |p: &[Var]| weighted(record::solve(&p[0], &p[1]).unwrap(), 1);
+    check("solve(A, b)", &f, &[a.clone(), b.clone()]);
+    let g = |p: &[Var]| weighted(record::solve(&p[0], &p[1]).unwrap(), 2);
+    check("solve(A, B)", &g, &[a.clone(), bm]);
+    // A with a constant right-hand side, and A inside the right-hand side too
+    let h = |p: &[Var]| {
+        let y = record::solve(&p[0], &Var::constant(v(&[1.0, 2.0, 3.0]))).unwrap();
+        record::binary("*", &sum(y), &record::logdet(&p[0]).unwrap()).unwrap()
+    };
+    check("logdet(A) * sum(solve(A, c))", &h, &[a.clone()]);
+    // a negative determinant: log |det| and its derivatives are unchanged
+    let neg = m(2, 2, &[0.5, 2.0, 1.5, -0.3]);
+    check("logdet", &|p: &[Var]| record::logdet(&p[0]).unwrap(), &[neg]);
+}
+
+#[test]
+fn solve_refuses_singular_and_mismatched_systems() {
+    let singular = Var::leaf(m(2, 2, &[1.0, 2.0, 2.0, 4.0]));
+    let err = record::solve(&singular, &Var::leaf(v(&[1.0, 1.0]))).unwrap_err();
+    assert!(err.0.contains("singular"), "{}", err.0);
+    let a = Var::leaf(m(2, 2, &[1.0, 0.0, 0.0, 1.0]));
+    let err = record::solve(&a, &Var::leaf(v(&[1.0, 1.0, 1.0]))).unwrap_err();
+    assert!(err.0.contains("solve: a is"), "{}", err.0);
+    let err = record::logdet(&Var::leaf(v(&[1.0, 2.0]))).unwrap_err();
+    assert!(err.0.contains("square"), "{}", err.0);
+}

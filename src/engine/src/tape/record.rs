@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use crate::ops::{Binary, Gather, LogSumExp, MatMul, Mean, Prod, Sum, Transpose, Unary};
+use crate::ops::{Binary, Gather, LogDet, LogSumExp, MatMul, Mean, Prod, Solve, Sum, Transpose, Unary};
 use crate::rule::{Linear, Rule};
 use crate::tape::{Operand, Var};
 use crate::{bail, Result};
@@ -48,6 +48,16 @@ pub fn logsumexp(x: &Var) -> Result<Var> {
 
 pub fn matmul(a: &Var, b: &Var) -> Result<Var> {
     Var::apply(Rc::new(MatMul), &[a.into(), b.into()])
+}
+
+/// A^-1 B for a square A (B a vector or a matrix).
+pub fn solve(a: &Var, b: &Var) -> Result<Var> {
+    Var::apply(Rc::new(Solve), &[a.into(), b.into()])
+}
+
+/// log |det A| for a square A.
+pub fn logdet(a: &Var) -> Result<Var> {
+    Var::apply(Rc::new(LogDet), &[a.into()])
 }
 
 pub fn transpose(x: &Var) -> Result<Var> {
