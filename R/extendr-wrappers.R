@@ -15,6 +15,10 @@ fg_reduce <- function(name, x) .Call(wrap__fg_reduce, name, x)
 
 fg_matmul <- function(a, b) .Call(wrap__fg_matmul, a, b)
 
+fg_solve <- function(a, b) .Call(wrap__fg_solve, a, b)
+
+fg_logdet <- function(a) .Call(wrap__fg_logdet, a)
+
 fg_gather <- function(x, positions) .Call(wrap__fg_gather, x, positions)
 
 fg_backward <- function(x) .Call(wrap__fg_backward, x)

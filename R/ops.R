@@ -5,7 +5,7 @@
 #'
 #' Values support `+ - * / ^` (and unary minus) with each other and with plain
 #' numbers on either side; `exp`, `log` (with `base`), `log1p`, `expm1`,
-#' `sqrt`, `abs`, `sin`, `cos`, `tan`, `tanh`, `sinh`, `cosh`, `lgamma`,
+#' `sqrt`, `abs`, `sin`, `cos`, `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `lgamma`,
 #' `digamma`; `sum`, `mean`, `prod`; `%*%`, `t()`, `crossprod()`; and
 #' indexing `x[i]` of vectors. Comparisons (`<`, `==`, ...) compare the
 #' numbers and return plain logicals.
@@ -47,7 +47,7 @@ Ops.femtograd_value <- function(e1, e2) {
 math_value <- function(name, x) .Call(.native$math, name, x)
 
 math_functions <- c("exp", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan",
-                    "tanh", "sinh", "cosh", "lgamma", "digamma")
+                    "tanh", "sinh", "cosh", "asin", "acos", "atan", "lgamma", "digamma")
 
 #' @rdname value-operations
 #' @export

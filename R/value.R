@@ -138,5 +138,9 @@ dim.femtograd_value <- function(x) .Call(.native$dim, x)
 #' @export
 as.double.femtograd_value <- function(x, ...) as.double(value_of(x))
 
+# A value stays a value (a vector becomes a one-column matrix, as in R):
+# code that reaches a value through as.matrix() (solve.default, apply,
+# scale.default, ...) then differentiates or fails, never silently drops
+# the derivatives. as.double() is the explicit way to the numbers.
 #' @export
-as.matrix.femtograd_value <- function(x, ...) as.matrix(value_of(x))
+as.matrix.femtograd_value <- function(x, ...) if (is.null(dim(x))) t(t(x)) else x

@@ -7,7 +7,9 @@ test_that("val() holds scalars, vectors and matrices with their shapes", {
   expect_null(dim(val(1:3)))
   expect_equal(length(val(m)), 6L)
   expect_equal(as.numeric(val(m)), as.numeric(m))
-  expect_equal(as.matrix(val(c(1, 2))), matrix(c(1, 2)))
+  column <- as.matrix(val(c(1, 2)))
+  expect_true(is_value(column))
+  expect_equal(value_of(column), matrix(c(1, 2)))
 })
 
 test_that("integers are converted to doubles", {

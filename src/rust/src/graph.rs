@@ -78,6 +78,19 @@ fn fg_matmul(a: Robj, b: Robj) -> Result<Robj> {
     Ok(var_to_r(&out, Some(if a.is_external_pointer() { &a } else { &b })))
 }
 
+// solve(a, b) = a^-1 b; either may be plain numbers (a constant).
+#[extendr]
+fn fg_solve(a: Robj, b: Robj) -> Result<Robj> {
+    let out = record::solve(&operand_from_r(&a)?, &operand_from_r(&b)?).map_err(r_error)?;
+    Ok(var_to_r(&out, Some(if a.is_external_pointer() { &a } else { &b })))
+}
+
+// log |det a|.
+#[extendr]
+fn fg_logdet(a: Robj) -> Result<Robj> {
+    Ok(var_to_r(&record::logdet(&var_from_r(&a)?).map_err(r_error)?, Some(&a)))
+}
+
 // x[i] with 1-based positions (validated in R).
 #[extendr]
 fn fg_gather(x: Robj, positions: &[i32]) -> Result<Robj> {
@@ -105,6 +118,8 @@ extendr_module! {
     fn fg_grad;
     fn fg_reduce;
     fn fg_matmul;
+    fn fg_solve;
+    fn fg_logdet;
     fn fg_gather;
     fn fg_backward;
     fn fg_zero_grad;

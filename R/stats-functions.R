@@ -1,0 +1,220 @@
+# stats' density and distribution functions on values.
+#
+# Each function becomes an S4 generic whose default is stats' own function,
+# so plain numbers run exactly stats' code and library() reports nothing
+# masked; a value in any of its numeric arguments selects femtograd's
+# method, which writes the log-density (or the distribution function) with
+# the operations of the engine, so value, gradient and Hessian follow.
+
+#' Densities and distribution functions of stats on values
+#'
+#' When any numeric argument is a femtograd value, these functions of
+#' `stats` compute on values (and are differentiable in every value
+#' argument: data, location, scale, shape, probabilities); with plain
+#' numbers they are stats' functions, unchanged.
+#'
+#' Densities: `dnorm`, `dlnorm`, `dexp`, `dgamma` (`rate` or `scale`),
+#' `dbeta`, `dpois`, `dbinom`, `dnbinom` (`size` with `prob` or `mu`),
+#' `dgeom`, `dweibull`, `dlogis`, `dt` (central), `dcauchy`, each with
+#' `log`. Distribution functions: `pnorm`, `plnorm`, `pexp`, `pweibull`,
+#' `plogis`, `pcauchy`, each with `lower.tail` and `log.p`; `pnorm(log.p =
+#' TRUE)` stays accurate far into the tails (`pnorm(-40, log.p = TRUE)`).
+#' Quantiles: `qnorm`. Also `sd(x)` and `var(x)` of a vector value.
+#'
+#' Values are not checked against the support (a negative `sd` gives NaN
+#' rather than stats' warning); data outside the support give what the
+#' formula gives, e.g. `dpois(-1, val(2))` is not 0.
+#'
+#' @param x,q Data or quantiles (values or numbers).
+#' @param p Probabilities.
+#' @param mean,sd,meanlog,sdlog,rate,shape,scale,shape1,shape2,lambda,size,prob,mu,location,df
+#'   Parameters, values or numbers, as in stats.
+#' @param log,log.p Logical: return the log.
+#' @param lower.tail Logical: P(X <= x) if TRUE, P(X > x) otherwise.
+#' @return A femtograd value (for value arguments).
+#' @examples
+#' mu <- val(1); sigma <- val(2)
+#' x <- c(0.3, 1.9, 2.4)
+#' ll <- sum(dnorm(x, mu, sigma, log = TRUE))
+#' backward(ll)
+#' grad(mu)
+#' pnorm(val(-40), log.p = TRUE)
+#' dnorm(1)   # plain numbers: stats::dnorm
+#' @name distribution-functions
+#' @eval value_method_aliases()
+#' @exportMethod dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var
+#' @importFrom stats dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var
+NULL
+
+# Registers `impl` as the method of stats' `name` for every combination of
+# the arguments `numeric_args` in which at least one is a value (the others
+# "ANY"), so that no two methods are equally good for any call.
+value_methods <- function(name, numeric_args, impl) {
+  methods::setGeneric(name, where = topenv(parent.frame()))
+  k <- length(numeric_args)
+  for (mask in seq_len(2^k - 1)) {
+    is_value_arg <- bitwAnd(mask, 2^(seq_len(k) - 1)) > 0
+    signature <- stats::setNames(ifelse(is_value_arg, "femtograd_value", "ANY"), numeric_args)
+    methods::setMethod(name, signature, impl, where = topenv(parent.frame()))
+  }
+  invisible(name)
+}
+
+# Rd aliases for every method value_methods() registered (for roxygen's
+# @eval: R CMD check wants each S4 method documented).
+value_method_aliases <- function() {
+  ns <- asNamespace("femtograd")
+  generics <- c("dnorm", "dlnorm", "dexp", "dgamma", "dbeta", "dpois", "dbinom", "dnbinom", "dgeom", "dweibull",
+                "dlogis", "dt", "dcauchy", "pnorm", "plnorm", "pexp", "pweibull", "plogis", "pcauchy", "qnorm",
+                "sd", "var")
+  aliases <- unlist(lapply(generics, function(g) {
+    signatures <- names(methods::findMethods(g, where = ns))
+    sprintf("%s,%s-method", g, gsub("#", ",", signatures, fixed = TRUE))
+  }))
+  paste("@aliases", c(generics, aliases))
+}
+
+log_2pi <- log(2 * pi)
+lbeta_value <- function(a, b) lgamma(a) + lgamma(b) - lgamma(a + b)
+lchoose_value <- function(n, k) lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
+density_or_log <- function(log_density, log) if (isTRUE(log)) log_density else exp(log_density)
+
+value_methods("dnorm", c("x", "mean", "sd"), function(x, mean = 0, sd = 1, log = FALSE) {
+  z <- (x - mean) / sd
+  density_or_log(-0.5 * z^2 - log(sd) - 0.5 * log_2pi, log)
+})
+
+value_methods("dlnorm", c("x", "meanlog", "sdlog"), function(x, meanlog = 0, sdlog = 1, log = FALSE) {
+  lx <- log(x)
+  z <- (lx - meanlog) / sdlog
+  density_or_log(-0.5 * z^2 - log(sdlog) - 0.5 * log_2pi - lx, log)
+})
+
+value_methods("dexp", c("x", "rate"), function(x, rate = 1, log = FALSE) {
+  density_or_log(log(rate) - rate * x, log)
+})
+
+value_methods("dgamma", c("x", "shape", "rate", "scale"), function(x, shape, rate = 1, scale = 1 / rate, log = FALSE) {
+  if (!missing(scale)) rate <- 1 / scale
+  density_or_log(shape * log(rate) + (shape - 1) * log(x) - rate * x - lgamma(shape), log)
+})
+
+value_methods("dbeta", c("x", "shape1", "shape2"), function(x, shape1, shape2, ncp = 0, log = FALSE) {
+  if (!missing(ncp)) stop("dbeta: ncp is not supported for femtograd values", call. = FALSE)
+  density_or_log((shape1 - 1) * log(x) + (shape2 - 1) * log1p(-x) - lbeta_value(shape1, shape2), log)
+})
+
+value_methods("dpois", c("x", "lambda"), function(x, lambda, log = FALSE) {
+  density_or_log(x * log(lambda) - lambda - lgamma(x + 1), log)
+})
+
+value_methods("dbinom", c("x", "size", "prob"), function(x, size, prob, log = FALSE) {
+  density_or_log(lchoose_value(size, x) + x * log(prob) + (size - x) * log1p(-prob), log)
+})
+
+value_methods("dnbinom", c("x", "size", "prob", "mu"), function(x, size, prob, mu, log = FALSE) {
+  if (!missing(mu) && !missing(prob)) stop("dnbinom: give prob or mu, not both", call. = FALSE)
+  # log prob and log(1 - prob), from mu where it is given: prob = size / (size + mu).
+  if (!missing(mu)) {
+    log_total <- log(size + mu)
+    log_p <- log(size) - log_total
+    log_q <- log(mu) - log_total
+  } else {
+    log_p <- log(prob)
+    log_q <- log1p(-prob)
+  }
+  density_or_log(lgamma(x + size) - lgamma(size) - lgamma(x + 1) + size * log_p + x * log_q, log)
+})
+
+value_methods("dgeom", c("x", "prob"), function(x, prob, log = FALSE) {
+  density_or_log(log(prob) + x * log1p(-prob), log)
+})
+
+value_methods("dweibull", c("x", "shape", "scale"), function(x, shape, scale = 1, log = FALSE) {
+  z <- x / scale
+  density_or_log(log(shape) - log(scale) + (shape - 1) * log(z) - z^shape, log)
+})
+
+value_methods("dlogis", c("x", "location", "scale"), function(x, location = 0, scale = 1, log = FALSE) {
+  z <- (x - location) / scale
+  density_or_log(-z - log(scale) - 2 * softplus(-z), log)
+})
+
+value_methods("dt", c("x", "df"), function(x, df, ncp, log = FALSE) {
+  if (!missing(ncp)) stop("dt: ncp is not supported for femtograd values", call. = FALSE)
+  half <- (df + 1) / 2
+  density_or_log(lgamma(half) - lgamma(df / 2) - 0.5 * log(df * pi) - half * log1p(x^2 / df), log)
+})
+
+value_methods("dcauchy", c("x", "location", "scale"), function(x, location = 0, scale = 1, log = FALSE) {
+  z <- (x - location) / scale
+  density_or_log(-log(pi) - log(scale) - log1p(z^2), log)
+})
+
+value_methods("var", "x", function(x, y = NULL, na.rm = FALSE, use) {
+  if (!is.null(y) || !isFALSE(na.rm) || !missing(use) || !is.null(dim(x))) {
+    stop("var: for femtograd values only var(x) of a vector is supported", call. = FALSE)
+  }
+  sum((x - mean(x))^2) / (length(x) - 1)
+})
+
+value_methods("sd", "x", function(x, na.rm = FALSE) {
+  if (!isFALSE(na.rm)) stop("sd: na.rm is not supported for femtograd values", call. = FALSE)
+  sqrt(var(x))
+})
+
+# Phi and log Phi of a value or numbers, by the engine's rules.
+normal_cdf <- function(z, log.p) {
+  z <- as_value_operand(z, "pnorm")
+  if (isTRUE(log.p)) math_value("log_pnorm", z) else math_value("pnorm", z)
+}
+
+# Numbers become a constant value, so the engine's functions apply.
+as_value_operand <- function(x, caller) if (is_value(x)) x else new_value(x, constant = TRUE, caller = caller)
+
+value_methods("pnorm", c("q", "mean", "sd"), function(q, mean = 0, sd = 1, lower.tail = TRUE, log.p = FALSE) {
+  z <- (q - mean) / sd
+  normal_cdf(if (isTRUE(lower.tail)) z else -z, log.p)
+})
+
+value_methods("plnorm", c("q", "meanlog", "sdlog"),
+              function(q, meanlog = 0, sdlog = 1, lower.tail = TRUE, log.p = FALSE) {
+  z <- (log(q) - meanlog) / sdlog
+  normal_cdf(if (isTRUE(lower.tail)) z else -z, log.p)
+})
+
+# P(X > q) = exp(-H) for a cumulative hazard H: the upper tail and its log
+# are exact, the lower one is -expm1(-H) (no cancellation for small H).
+hazard_tail <- function(H, lower.tail, log.p) {
+  if (!isTRUE(lower.tail)) return(if (isTRUE(log.p)) -H else exp(-H))
+  lower <- -expm1(-H)
+  if (isTRUE(log.p)) log(lower) else lower
+}
+
+value_methods("pexp", c("q", "rate"), function(q, rate = 1, lower.tail = TRUE, log.p = FALSE) {
+  hazard_tail(rate * q, lower.tail, log.p)
+})
+
+value_methods("pweibull", c("q", "shape", "scale"), function(q, shape, scale = 1, lower.tail = TRUE, log.p = FALSE) {
+  hazard_tail((q / scale)^shape, lower.tail, log.p)
+})
+
+value_methods("plogis", c("q", "location", "scale"),
+              function(q, location = 0, scale = 1, lower.tail = TRUE, log.p = FALSE) {
+  z <- (q - location) / scale
+  if (!isTRUE(lower.tail)) z <- -z
+  if (isTRUE(log.p)) log_sigmoid(z) else sigmoid(z)
+})
+
+value_methods("pcauchy", c("q", "location", "scale"),
+              function(q, location = 0, scale = 1, lower.tail = TRUE, log.p = FALSE) {
+  z <- (q - location) / scale
+  p <- 0.5 + (if (isTRUE(lower.tail)) 1 else -1) * atan(z) / pi
+  if (isTRUE(log.p)) log(p) else p
+})
+
+value_methods("qnorm", c("p", "mean", "sd"), function(p, mean = 0, sd = 1, lower.tail = TRUE, log.p = FALSE) {
+  if (isTRUE(log.p)) p <- exp(p)
+  if (!isTRUE(lower.tail)) p <- 1 - p
+  mean + sd * math_value("qnorm", as_value_operand(p, "qnorm"))
+})
