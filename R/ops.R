@@ -6,6 +6,7 @@
 #' Values support `+ - * / ^` (and unary minus) with each other and with plain
 #' numbers on either side; `exp`, `log` (with `base`), `log1p`, `expm1`,
 #' `sqrt`, `abs`, `sin`, `cos`, `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `lgamma`,
+#' `log2`, `log10`, `gamma` (for positive arguments), `factorial`, `lfactorial`,
 #' `digamma`; `sum`, `mean`, `prod`; `%*%`, `t()`, `crossprod()`; and
 #' indexing `x[i]` of vectors. Comparisons (`<`, `==`, ...) compare the
 #' numbers and return plain logicals.
@@ -54,8 +55,12 @@ math_functions <- c("exp", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan",
 Math.femtograd_value <- function(x, ...) {
   f <- .Generic
   if (f == "log") return(log_value(x, ...))
+  if (f == "log2") return(math_value("log", x) / log(2))
+  if (f == "log10") return(math_value("log", x) / log(10))
+  # Gamma(x) = exp(lgamma(x)) holds for x > 0, the domain of statistical use.
+  if (f == "gamma") return(exp(math_value("lgamma", x)))
   if (!f %in% math_functions) {
-    stop(sprintf("%s: not supported for femtograd values (supported: log, %s)",
+    stop(sprintf("%s: not supported for femtograd values (supported: log, log2, log10, gamma (x > 0), %s)",
                  f, paste(math_functions, collapse = ", ")), call. = FALSE)
   }
   math_value(f, x)

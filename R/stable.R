@@ -5,7 +5,8 @@
 #'
 #' `sigmoid(x)` is 1 / (1 + exp(-x)); `softplus(x)` is log(1 + exp(x));
 #' `log_sigmoid(x)` is log(sigmoid(x)); `logit(p)` is log(p / (1 - p));
-#' `logsumexp(x)` is log(sum(exp(x))). Each is computed without overflow or
+#' `logsumexp(x)` is log(sum(exp(x))); `softmax(x)` is exp(x) / sum(exp(x)),
+#' computed as exp(x - logsumexp(x)). Each is computed without overflow or
 #' cancellation (e.g. `softplus(800)` is 800, not `Inf`) and has exact first
 #' and second derivatives.
 #'
@@ -51,3 +52,7 @@ logsumexp <- function(x) {
   if (is_value(x)) return(wrap_node(fg_reduce("logsumexp", x)))
   value_of(wrap_node(fg_reduce("logsumexp", new_value(x, constant = TRUE, caller = "logsumexp"))))
 }
+
+#' @rdname stable-functions
+#' @export
+softmax <- function(x) exp(x - logsumexp(x))

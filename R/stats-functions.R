@@ -19,7 +19,9 @@
 #' `log`. Distribution functions: `pnorm`, `plnorm`, `pexp`, `pweibull`,
 #' `plogis`, `pcauchy`, each with `lower.tail` and `log.p`; `pnorm(log.p =
 #' TRUE)` stays accurate far into the tails (`pnorm(-40, log.p = TRUE)`).
-#' Quantiles: `qnorm`. Also `sd(x)` and `var(x)` of a vector value.
+#' Quantiles: `qnorm`. Also `sd(x)` and `var(x)` of a vector value, and
+#' base R's `beta`, `lbeta`, and `choose`, `lchoose` in `n` (for positive
+#' arguments and an integer `k` with 0 <= k <= n, through `lgamma`).
 #'
 #' Values are not checked against the support (a negative `sd` gives NaN
 #' rather than stats' warning); data outside the support give what the
@@ -27,6 +29,7 @@
 #'
 #' @param x,q Data or quantiles (values or numbers).
 #' @param p Probabilities.
+#' @param a,b,n,k Arguments of `beta()`, `lbeta()`, `choose()`, `lchoose()`.
 #' @param mean,sd,meanlog,sdlog,rate,shape,scale,shape1,shape2,lambda,size,prob,mu,location,df
 #'   Parameters, values or numbers, as in stats.
 #' @param log,log.p Logical: return the log.
@@ -42,7 +45,7 @@
 #' dnorm(1)   # plain numbers: stats::dnorm
 #' @name distribution-functions
 #' @eval value_method_aliases()
-#' @exportMethod dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var
+#' @exportMethod dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var lbeta beta lchoose choose
 #' @importFrom stats dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var
 NULL
 
@@ -66,7 +69,7 @@ value_method_aliases <- function() {
   ns <- asNamespace("femtograd")
   generics <- c("dnorm", "dlnorm", "dexp", "dgamma", "dbeta", "dpois", "dbinom", "dnbinom", "dgeom", "dweibull",
                 "dlogis", "dt", "dcauchy", "pnorm", "plnorm", "pexp", "pweibull", "plogis", "pcauchy", "qnorm",
-                "sd", "var")
+                "sd", "var", "lbeta", "beta", "lchoose", "choose")
   aliases <- unlist(lapply(generics, function(g) {
     signatures <- names(methods::findMethods(g, where = ns))
     sprintf("%s,%s-method", g, gsub("#", ",", signatures, fixed = TRUE))
@@ -74,6 +77,8 @@ value_method_aliases <- function() {
   paste("@aliases", c(generics, aliases))
 }
 
+# Squares are written z * z: the power operation's rule computes partials
+# in the exponent too (logarithms per element), several times slower.
 log_2pi <- log(2 * pi)
 lbeta_value <- function(a, b) lgamma(a) + lgamma(b) - lgamma(a + b)
 lchoose_value <- function(n, k) lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
@@ -81,13 +86,13 @@ density_or_log <- function(log_density, log) if (isTRUE(log)) log_density else e
 
 value_methods("dnorm", c("x", "mean", "sd"), function(x, mean = 0, sd = 1, log = FALSE) {
   z <- (x - mean) / sd
-  density_or_log(-0.5 * z^2 - log(sd) - 0.5 * log_2pi, log)
+  density_or_log(-0.5 * (z * z) - log(sd) - 0.5 * log_2pi, log)
 })
 
 value_methods("dlnorm", c("x", "meanlog", "sdlog"), function(x, meanlog = 0, sdlog = 1, log = FALSE) {
   lx <- log(x)
   z <- (lx - meanlog) / sdlog
-  density_or_log(-0.5 * z^2 - log(sdlog) - 0.5 * log_2pi - lx, log)
+  density_or_log(-0.5 * (z * z) - log(sdlog) - 0.5 * log_2pi - lx, log)
 })
 
 value_methods("dexp", c("x", "rate"), function(x, rate = 1, log = FALSE) {
@@ -143,25 +148,34 @@ value_methods("dlogis", c("x", "location", "scale"), function(x, location = 0, s
 value_methods("dt", c("x", "df"), function(x, df, ncp, log = FALSE) {
   if (!missing(ncp)) stop("dt: ncp is not supported for femtograd values", call. = FALSE)
   half <- (df + 1) / 2
-  density_or_log(lgamma(half) - lgamma(df / 2) - 0.5 * log(df * pi) - half * log1p(x^2 / df), log)
+  density_or_log(lgamma(half) - lgamma(df / 2) - 0.5 * log(df * pi) - half * log1p(x * x / df), log)
 })
 
 value_methods("dcauchy", c("x", "location", "scale"), function(x, location = 0, scale = 1, log = FALSE) {
   z <- (x - location) / scale
-  density_or_log(-log(pi) - log(scale) - log1p(z^2), log)
+  density_or_log(-log(pi) - log(scale) - log1p(z * z), log)
 })
 
 value_methods("var", "x", function(x, y = NULL, na.rm = FALSE, use) {
   if (!is.null(y) || !isFALSE(na.rm) || !missing(use) || !is.null(dim(x))) {
     stop("var: for femtograd values only var(x) of a vector is supported", call. = FALSE)
   }
-  sum((x - mean(x))^2) / (length(x) - 1)
+  deviation <- x - mean(x)
+  sum(deviation * deviation) / (length(x) - 1)
 })
 
 value_methods("sd", "x", function(x, na.rm = FALSE) {
   if (!isFALSE(na.rm)) stop("sd: na.rm is not supported for femtograd values", call. = FALSE)
   sqrt(var(x))
 })
+
+# beta() and choose() of base R, through lgamma: for positive arguments
+# (and choose's k with 0 <= k <= n), the domain of likelihoods.
+value_methods("lbeta", c("a", "b"), function(a, b) lbeta_value(a, b))
+value_methods("beta", c("a", "b"), function(a, b) exp(lbeta_value(a, b)))
+# k counts, as in base R: plain numbers, rounded to integers.
+value_methods("lchoose", "n", function(n, k) lchoose_value(n, round(k)))
+value_methods("choose", "n", function(n, k) exp(lchoose_value(n, round(k))))
 
 # Phi and log Phi of a value or numbers, by the engine's rules.
 normal_cdf <- function(z, log.p) {

@@ -7,7 +7,9 @@
 check_stats_function <- function(f, args, as_values, options = list(), tolerance = 1e-6) {
   label <- sprintf("%s(%s; values: %s)", f, paste(names(options), options, collapse = ", "),
                    paste(as_values, collapse = ", "))
-  reference <- do.call(getExportedValue("stats", f), c(args, options))
+  original <- if (exists(f, envir = asNamespace("stats"), inherits = FALSE)) getExportedValue("stats", f)
+              else get(f, envir = baseenv())
+  reference <- do.call(original, c(args, options))
   on_values <- args
   on_values[as_values] <- lapply(args[as_values], val)
   result <- do.call(f, c(on_values, options))
@@ -118,4 +120,25 @@ test_that("a censored model written with pweibull fits like survival's survreg",
   # survreg: log(scale) is the intercept, shape = 1 / ref$scale
   expect_equal(unname(coef(res)), c(-log(ref$scale), unname(coef(ref))), tolerance = 1e-6)
   expect_equal(unname(se(res)[2]), unname(sqrt(diag(vcov(ref)))[1]), tolerance = 1e-5)
+})
+
+test_that("base R's beta, choose, gamma and log families match base R and numDeriv", {
+  check_stats_function("lbeta", list(a = c(0.7, 2.5), b = 1.8), c("a", "b"))
+  check_stats_function("beta", list(a = c(0.7, 2.5), b = 1.8), c("a", "b"))
+  check_stats_function("lchoose", list(n = c(7.5, 10), k = 3), "n")
+  check_stats_function("choose", list(n = c(7.5, 10), k = 3), "n")
+  check_stats_function("gamma", list(x = c(0.4, 3.3)), "x")
+  check_stats_function("factorial", list(x = c(0.4, 3.3)), "x")
+  check_stats_function("lfactorial", list(x = c(0.4, 3.3)), "x")
+  check_stats_function("log2", list(x = c(0.4, 3.3)), "x")
+  check_stats_function("log10", list(x = c(0.4, 3.3)), "x")
+})
+
+test_that("softmax is exp(x) / sum(exp(x)) with the softmax Jacobian", {
+  x0 <- c(0.3, -1.2, 2.0)
+  s0 <- exp(x0) / sum(exp(x0))
+  expect_equal(softmax(x0), s0, tolerance = 1e-15)
+  expect_equal(value_of(softmax(val(x0))), s0, tolerance = 1e-15)
+  expect_equal(unname(jacobian(function(p) softmax(p$x), list(x = val(x0)))), diag(s0) - outer(s0, s0),
+               tolerance = 1e-14)
 })
