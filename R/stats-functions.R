@@ -54,6 +54,7 @@ NULL
 # "ANY"), so that no two methods are equally good for any call.
 value_methods <- function(name, numeric_args, impl) {
   methods::setGeneric(name, where = topenv(parent.frame()))
+  value_generics$names <- union(value_generics$names, name)
   k <- length(numeric_args)
   for (mask in seq_len(2^k - 1)) {
     is_value_arg <- bitwAnd(mask, 2^(seq_len(k) - 1)) > 0
@@ -63,13 +64,14 @@ value_methods <- function(name, numeric_args, impl) {
   invisible(name)
 }
 
+# The functions value_methods() made generic, in order.
+value_generics <- new.env(parent = emptyenv())
+
 # Rd aliases for every method value_methods() registered (for roxygen's
 # @eval: R CMD check wants each S4 method documented).
 value_method_aliases <- function() {
   ns <- asNamespace("femtograd")
-  generics <- c("dnorm", "dlnorm", "dexp", "dgamma", "dbeta", "dpois", "dbinom", "dnbinom", "dgeom", "dweibull",
-                "dlogis", "dt", "dcauchy", "pnorm", "plnorm", "pexp", "pweibull", "plogis", "pcauchy", "qnorm",
-                "sd", "var", "lbeta", "beta", "lchoose", "choose")
+  generics <- ns$value_generics$names
   aliases <- unlist(lapply(generics, function(g) {
     signatures <- names(methods::findMethods(g, where = ns))
     sprintf("%s,%s-method", g, gsub("#", ",", signatures, fixed = TRUE))
