@@ -346,3 +346,17 @@ fn solve_refuses_singular_and_mismatched_systems() {
     let err = record::logdet(&Var::leaf(v(&[1.0, 2.0]))).unwrap_err();
     assert!(err.0.contains("square"), "{}", err.0);
 }
+
+#[test]
+fn constant_powers_zero_and_one_have_their_polynomial_derivatives_at_zero() {
+    for (b, d1, d2) in [(0.0, 0.0, 0.0), (1.0, 1.0, 0.0), (2.0, 0.0, 2.0)] {
+        let f = move |p: &[Var]| sum(record::binary("^", &p[0], b).unwrap());
+        let x = leaves(&[s(0.0)]);
+        let so = second_order(&f(&x), &x, None).unwrap();
+        assert_eq!(so.gradient, vec![d1], "d/dx x^{b} at 0");
+        assert_eq!(so.hessian_times.data, vec![d2], "d2/dx2 x^{b} at 0");
+        let v = leaves(&[v(&[0.0, 0.0])]);
+        let so = second_order(&f(&v), &v, None).unwrap();
+        assert_eq!(so.gradient, vec![d1, d1], "array path, x^{b}");
+    }
+}

@@ -56,10 +56,14 @@ impl Binary {
             Binary::Pow => {
                 let la = a.ln();
                 let a_bm1 = pow(a, b - 1.0);
+                // A zero coefficient makes its term zero, also where the
+                // power is infinite (x^0 and x^1 at x = 0: derivatives 0
+                // and 1, second derivatives 0), as the polynomial's are.
+                let times = |c: f64, p: f64| if c == 0.0 { 0.0 } else { c * p };
                 Partials {
-                    a: b * a_bm1,
+                    a: times(b, a_bm1),
                     b: z * la,
-                    aa: b * (b - 1.0) * pow(a, b - 2.0),
+                    aa: times(b * (b - 1.0), pow(a, b - 2.0)),
                     ab: a_bm1 * (1.0 + b * la),
                     bb: z * la * la,
                 }
