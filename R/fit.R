@@ -104,6 +104,12 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   transforms <- parse_transforms(transform, layout)
   full <- layout$start
   free <- rep(TRUE, length(full))
+  if (!is.null(fixed)) {
+    nms <- names(fixed)
+    if (!(is.numeric(fixed) || is.list(fixed)) || is.null(nms) || any(!nzchar(nms)) || anyDuplicated(nms)) {
+      stop("fit: fixed must name each fixed parameter once, e.g. fixed = c(mu = 2)", call. = FALSE)
+    }
+  }
   for (name in names(fixed)) {
     at <- fixed_positions(name, layout)
     if (length(fixed[[name]]) != length(at)) {
@@ -222,12 +228,22 @@ new_femtofit <- function(opt, spec, observations, call) {
   natural_femtofit(working, spec)
 }
 
+# TRUE when the symmetric matrix m has an eigenvalue that is zero relative
+# to its largest (an exactly singular information matrix inverts to huge
+# but finite numbers otherwise, and would pass for standard errors).
+numerically_singular <- function(m) {
+  if (!all(is.finite(m))) return(TRUE)
+  ev <- eigen(m, symmetric = TRUE, only.values = TRUE)$values
+  scale <- max(abs(ev))
+  scale == 0 || min(abs(ev)) <= scale * 1e-12
+}
+
 femtofit_object <- function(opt, spec, observations, call) {
   labels <- spec$layout$labels
   free_labels <- labels[spec$free]
   hessian <- opt$hessian
   if (!is.null(hessian)) dimnames(hessian) <- list(free_labels, free_labels)
-  free_vcov <- if (is.null(hessian)) NULL else rust(fg_inverse_spd(-hessian))
+  free_vcov <- if (is.null(hessian) || numerically_singular(-hessian)) NULL else rust(fg_inverse_spd(-hessian))
   if (is.null(free_vcov)) {
     warning("fit: the Hessian at the optimum is not negative definite (singular or indefinite); ",
             "standard errors are NA", call. = FALSE)

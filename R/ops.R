@@ -20,6 +20,7 @@
 #' @param ... Further arguments (`base` for `log`; ignored elsewhere).
 #' @param na.rm Not supported for values (must be `FALSE`).
 #' @param i Indices (positive, negative or logical) into a vector value.
+#' @param j Not supported: a value takes one subscript.
 #' @param drop Ignored.
 #' @return A femtograd value (plain logical for comparisons).
 #' @name value-operations
@@ -86,7 +87,14 @@ Summary.femtograd_value <- function(..., na.rm = FALSE) {
 
 #' @rdname value-operations
 #' @export
-mean.femtograd_value <- function(x, ...) wrap_node(fg_reduce("mean", x))
+mean.femtograd_value <- function(x, ...) {
+  extra <- list(...)
+  trimmed <- !is.null(extra$trim) && !identical(extra$trim, 0)
+  if (trimmed || isTRUE(extra$na.rm) || length(setdiff(names(extra), c("trim", "na.rm"))) > 0L) {
+    stop("mean: trim, na.rm and other arguments are not supported for femtograd values", call. = FALSE)
+  }
+  wrap_node(fg_reduce("mean", x))
+}
 
 #' @rdname value-operations
 #' @export
@@ -94,7 +102,12 @@ t.femtograd_value <- function(x) wrap_node(fg_reduce("t", x))
 
 #' @rdname value-operations
 #' @export
-`[.femtograd_value` <- function(x, i, drop = TRUE) {
+`[.femtograd_value` <- function(x, i, j, ..., drop = TRUE) {
+  # x[i, ] has j missing, but counts in nargs() (as in [.data.frame)
+  subscripts <- nargs() - 1L - as.integer(!missing(drop))
+  if (!missing(j) || ...length() > 0L || subscripts > 1L) {
+    stop("[: femtograd values take one subscript, x[i]", call. = FALSE)
+  }
   n <- length(x)
   if (!is.null(dim(x))) {
     stop(sprintf("[: only vector values can be indexed; this value is a %d x %d matrix",

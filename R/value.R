@@ -144,3 +144,22 @@ as.double.femtograd_value <- function(x, ...) as.double(value_of(x))
 # the derivatives. as.double() is the explicit way to the numbers.
 #' @export
 as.matrix.femtograd_value <- function(x, ...) if (is.null(dim(x))) t(t(x)) else x
+
+#' Compare the numbers of values
+#'
+#' `all.equal()` on a femtograd value compares its numbers (and those of
+#' `current`, a value or numbers) with [base::all.equal()], so that
+#' `testthat::expect_equal()` sees different values as different.
+#'
+#' @param target A femtograd value.
+#' @param current A femtograd value or numbers.
+#' @param ... Passed to [base::all.equal()] (e.g. `tolerance`).
+#' @return `TRUE` or a character vector describing the differences.
+#' @examples
+#' all.equal(val(1), val(2))
+#' isTRUE(all.equal(val(c(1, 2)), c(1, 2)))
+#' @export
+all.equal.femtograd_value <- function(target, current, ...) {
+  numbers <- function(x) if (is_value(x)) value_of(x) else x
+  all.equal(numbers(target), numbers(current), ...)
+}

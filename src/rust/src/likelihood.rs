@@ -172,12 +172,31 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
             .as_real()
             .or_else(|| value.as_integer().map(f64::from))
             .ok_or_else(|| Error::Other(format!("fit: control${name} must be a single number")))?;
+        // Counts are whole numbers from 0 (1 for memory) to a billion;
+        // tolerances finite and not negative. NA, Inf and fractions are
+        // errors rather than an endless loop or a silent rounding.
+        let count = |least: f64| -> Result<usize> {
+            if number.is_finite() && number == number.trunc() && (least..=1e9).contains(&number) {
+                Ok(number as usize)
+            } else {
+                Err(Error::Other(format!(
+                    "fit: control${name} must be a whole number from {least} to 1e9, got {number}"
+                )))
+            }
+        };
+        let tolerance = || -> Result<f64> {
+            if number.is_finite() && number >= 0.0 {
+                Ok(number)
+            } else {
+                Err(Error::Other(format!("fit: control${name} must be a finite number >= 0, got {number}")))
+            }
+        };
         match name {
-            "max_iter" => c.max_iter = Some(number as usize),
-            "gtol" => c.gtol = number,
-            "ftol" => c.ftol = number,
-            "memory" => c.memory = number as usize,
-            "max_halvings" => c.max_halvings = number as usize,
+            "max_iter" => c.max_iter = Some(count(0.0)?),
+            "gtol" => c.gtol = tolerance()?,
+            "ftol" => c.ftol = tolerance()?,
+            "memory" => c.memory = count(1.0)?,
+            "max_halvings" => c.max_halvings = count(0.0)?,
             other => {
                 return Err(Error::Other(format!(
                     "fit: unknown control setting '{other}' (known: max_iter, gtol, ftol, memory, max_halvings, replay)"

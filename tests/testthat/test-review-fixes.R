@@ -1,0 +1,52 @@
+# Regression tests for findings of the adversarial review (issue 11) that
+# gave silent wrong answers or never-ending runs.
+
+test_that("all.equal() compares the numbers of values", {
+  expect_match(all.equal(val(1), val(2)), "Mean relative difference")
+  expect_true(all.equal(val(c(1, 2)), c(1, 2)))
+  expect_true(all.equal(val(1), val(1 + 1e-10)))
+})
+
+test_that("fixed must name each parameter once", {
+  loglik <- function(mu, s) -(mu - 1)^2 - (s - 2)^2
+  expect_error(fit(loglik, c(mu = 0, s = 0), fixed = c(2)), "fixed must name each fixed parameter once")
+  expect_error(fit(loglik, c(mu = 0, s = 0), fixed = c(mu = 2, mu = 3)), "once")
+  expect_equal(unname(coef(fit(loglik, c(mu = 0, s = 0), fixed = c(mu = 2)))), c(2, 2), tolerance = 1e-8)
+})
+
+test_that("control entries are validated instead of looping forever or rounding", {
+  loglik <- function(mu) -(mu - 1)^2
+  expect_error(fit(loglik, c(mu = 0), control = list(max_iter = Inf)), "control\\$max_iter must be a whole number")
+  expect_error(fit(loglik, c(mu = 0), control = list(max_iter = -1)), "max_iter")
+  expect_error(fit(loglik, c(mu = 0), control = list(max_iter = 2.5)), "max_iter")
+  expect_error(fit(loglik, c(mu = 0), control = list(gtol = -1)), "gtol must be a finite number >= 0")
+  expect_error(fit(loglik, c(mu = 0), control = list(memory = 0)), "memory")
+})
+
+test_that("an exactly singular information gives NA standard errors and a warning", {
+  expect_warning(res <- fit(function(a, b) -(a + b - 1)^2, c(a = 0, b = 0)), "not negative definite")
+  expect_true(all(is.na(se(res))))
+  x <- c(0.3, 1.2, 2.9, 1.7)
+  expect_warning(res <- fit(function(a, b) loglik_normal(a + b, 1.5, x), c(a = 0, b = 0)), "not negative definite")
+  expect_true(all(is.na(se(res))))
+})
+
+test_that("x^0 and x^1 have their polynomial derivatives at 0, also in fits", {
+  x <- val(0); backward(x^0); expect_equal(grad(x), 0)
+  x <- val(0); backward(x^1); expect_equal(grad(x), 1)
+  expect_equal(unname(hessian(function(p) p$a^1 + p$a^0, list(a = val(0)))), matrix(0))
+  res <- fit(function(a) -(a - 1)^2 + a^0, c(a = 0))
+  expect_equal(unname(coef(res)), 1, tolerance = 1e-8)
+})
+
+test_that("mean() refuses trim and na.rm on values, and values take one subscript", {
+  expect_error(mean(val(1:4), trim = 0.25), "mean: trim, na.rm")
+  expect_error(mean(val(1:4), na.rm = TRUE), "mean: trim, na.rm")
+  expect_equal(value_of(mean(val(1:4))), 2.5)
+  x <- val(c(1, 2, 3))
+  expect_error(x[1, 2], "one subscript")
+  expect_error(x[, 3], "one subscript")
+  expect_error(x[1, ], "one subscript")
+  expect_equal(value_of(x[2:3]), c(2, 3))
+  expect_equal(value_of(x[-1]), c(2, 3))
+})
