@@ -103,7 +103,8 @@ dual_derivatives <- list(
   tanh = function(p) 1 - tanh(p)^2,
   log1p = function(p) 1 / (1 + p),
   expm1 = function(p) exp(p),
-  abs = function(p) p / abs(p),
+  # sign(p), 0 at the kink as R's sign(0) (comparisons work on values too)
+  abs = function(p) (p > 0) - (p < 0),
   lgamma = function(p) digamma(p)
 )
 
@@ -115,7 +116,10 @@ Math.femtograd_dual <- function(x, ...) {
                  paste(names(dual_derivatives), collapse = ", ")), call. = FALSE)
   }
   f <- get(.Generic, envir = baseenv())
-  dual(f(x$primal), d(x$primal) * x$tangent)
+  out <- dual(f(x$primal), d(x$primal) * x$tangent)
+  base <- list(...)$base
+  if (.Generic == "log" && !is.null(base)) out <- out / log(base)
+  out
 }
 
 #' @export

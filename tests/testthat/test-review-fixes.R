@@ -50,3 +50,11 @@ test_that("mean() refuses trim and na.rm on values, and values take one subscrip
   expect_equal(value_of(x[2:3]), c(2, 3))
   expect_equal(value_of(x[-1]), c(2, 3))
 })
+
+test_that("duals: log() honours base, abs() has derivative 0 at 0", {
+  d <- log(dual(8, 1), base = 2)
+  expect_equal(d$primal, 3)
+  expect_equal(d$tangent, 1 / (8 * log(2)))
+  expect_equal(abs(dual(0, 1))$tangent, 0)
+  expect_equal(abs(dual(-2, 1))$tangent, -1)
+})
