@@ -100,6 +100,10 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
                      weights = NULL, recorded = with_arithmetic_shortcuts(loglik)) {
   if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
   if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
+  if (!is.null(nobs) && !(is.numeric(nobs) && length(nobs) == 1L && is.finite(nobs) && nobs > 0 &&
+                          nobs == round(nobs))) {
+    stop("fit: nobs must be a single positive whole number", call. = FALSE)
+  }
   layout <- parameter_layout(params)
   transforms <- parse_transforms(transform, layout)
   full <- layout$start
@@ -345,6 +349,16 @@ loglik_caller <- function(loglik, names, caller = "fit", what = "loglik", subset
   if (by_name) return(function(leaves) do.call(loglik, leaves))
   if (subset && length(formal_names) >= 1L && all(formal_names %in% names)) {
     return(function(leaves) do.call(loglik, leaves[formal_names]))
+  }
+  # Taking the parameters as one list needs exactly one argument without a
+  # default; more means the names were meant to match and some do not.
+  required <- formal_names[vapply(formals(loglik), function(f) identical(f, quote(expr = )), logical(1))]
+  if (length(required) > 1L) {
+    stop(sprintf("%s: parameter%s %s match%s no argument of %s (its arguments: %s)", caller,
+                 if (sum(!names %in% formal_names) > 1L) "s" else "",
+                 paste(setdiff(names, formal_names), collapse = ", "),
+                 if (sum(!names %in% formal_names) > 1L) "" else "es", what, paste(formal_names, collapse = ", ")),
+         call. = FALSE)
   }
   if (length(formal_names) >= 1L) return(function(leaves) loglik(leaves))
   stop(sprintf("%s: %s must take the parameters by name or as one list argument", caller, what), call. = FALSE)

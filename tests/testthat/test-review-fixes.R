@@ -58,3 +58,14 @@ test_that("duals: log() honours base, abs() has derivative 0 at 0", {
   expect_equal(abs(dual(0, 1))$tangent, 0)
   expect_equal(abs(dual(-2, 1))$tangent, -1)
 })
+
+test_that("parameter names that match no argument, and a bad nobs, are clear errors", {
+  loglik <- function(mu, ls) -(mu - 1)^2 - (ls - 2)^2
+  expect_error(fit(loglik, c(mu = 0, log_sigma = 0)), "parameter log_sigma matches no argument of loglik \\(its arguments: mu, ls\\)")
+  # one list argument, with or without further defaulted arguments, still works
+  expect_equal(unname(coef(fit(function(p, k = 2) -(p$a - k)^2, c(a = 0)))), 2, tolerance = 1e-8)
+  for (bad in list("a", c(1, 2), -5, 2.5, NA)) {
+    expect_error(fit(function(a) -(a - 1)^2, c(a = 0), nobs = bad), "nobs must be a single positive whole number")
+  }
+  expect_equal(nobs(fit(function(a) -(a - 1)^2, c(a = 0), nobs = 10)), 10)
+})
