@@ -43,17 +43,23 @@ fn operand_dims(a: &Shape, b: &Shape) -> Result<((usize, usize), (usize, usize))
     Ok((a_dims, b_dims))
 }
 
-fn view(data: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
+/// A column-major slice as a rows x cols matrix (also for solve.rs).
+pub(crate) fn view(data: &[f64], rows: usize, cols: usize) -> MatRef<'_, f64> {
     MatRef::from_column_major_slice(data, rows, cols)
 }
 
-fn view_mut(data: &mut [f64], rows: usize, cols: usize) -> MatMut<'_, f64> {
+pub(crate) fn view_mut(data: &mut [f64], rows: usize, cols: usize) -> MatMut<'_, f64> {
     MatMut::from_column_major_slice_mut(data, rows, cols)
 }
 
 /// c += a b, single-threaded.
 fn gemm(c: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
-    matmul(c, Accum::Add, a, b, 1.0, Par::Seq);
+    gemm_scaled(c, a, b, 1.0);
+}
+
+/// c += alpha a b, single-threaded.
+pub(crate) fn gemm_scaled(c: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    matmul(c, Accum::Add, a, b, alpha, Par::Seq);
 }
 
 /// Where each direction of a tangent of B (k x n per direction) has a

@@ -13,6 +13,7 @@
 //!   vjp_dot:  Abar_dot = ybar_dot A^-T - ybar A^-T Adot' A^-T
 
 use crate::batch::Batch;
+use crate::ops::matmul::{gemm_scaled, view, view_mut};
 use crate::rule::{Rule, Site};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
@@ -113,22 +114,13 @@ impl Lu {
     }
 }
 
-/// c (m x n) += alpha a (m x k) b (k x n), all column-major; `ta`, `tb`
-/// read a or b transposed (stored k x m, n x k).
+/// c (m x n) += alpha op(a) op(b), all column-major, with faer's product
+/// (matmul.rs); `ta`, `tb` read a or b transposed (stored k x m, n x k).
 #[allow(clippy::too_many_arguments)]
 fn gemm(c: &mut [f64], a: &[f64], b: &[f64], m: usize, k: usize, n: usize, ta: bool, tb: bool, alpha: f64) {
-    for j in 0..n {
-        for l in 0..k {
-            let blj = if tb { b[j + l * n] } else { b[l + j * k] };
-            if blj == 0.0 {
-                continue;
-            }
-            for i in 0..m {
-                let ail = if ta { a[l + i * k] } else { a[i + l * m] };
-                c[i + j * m] += alpha * ail * blj;
-            }
-        }
-    }
+    let a = if ta { view(a, k, m).transpose() } else { view(a, m, k) };
+    let b = if tb { view(b, n, k).transpose() } else { view(b, k, n) };
+    gemm_scaled(view_mut(c, m, n), a, b, alpha);
 }
 
 fn square_side(op: &str, a: &Tensor) -> Result<usize> {
