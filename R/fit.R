@@ -157,10 +157,29 @@ fixed_positions <- function(name, layout) {
 # Runs the optimiser on the free parameters of `spec` from `start` (their
 # natural-scale values; the optimiser starts from the working-scale ones).
 run_fit <- function(spec, start, call = NULL) {
-  record <- function(theta) record_loglik(spec, theta)
-  opt <- rust(fg_maximize(record, working_start(spec, as.double(start)), spec$method, spec$control))
+  # An interrupt (Ctrl-C) while R records the model would reach the engine
+  # as one more failed evaluation, and refit loops (bootstrap, profiles)
+  # would carry on. It is kept here and raised again once the engine has
+  # returned, so the whole call stops as R's interrupts do.
+  interrupted <- NULL
+  record <- function(theta) {
+    tryCatch(record_loglik(spec, theta), interrupt = function(e) {
+      interrupted <<- e
+      simpleError("interrupted")
+    })
+  }
+  opt <- fg_maximize(record, working_start(spec, as.double(start)), spec$method, spec$control)
+  if (!is.null(interrupted)) interrupt_again(interrupted)
+  opt <- rust(opt)
   observations <- if (!is.null(spec$nobs)) as.numeric(spec$nobs) else opt$observations
   new_femtofit(opt, spec, observations, call)
+}
+
+# Signals an interrupt to the caller's handlers (tryCatch(interrupt = )),
+# then returns to the top level, as an interrupt does.
+interrupt_again <- function(condition) {
+  signalCondition(condition)
+  invokeRestart("abort")
 }
 
 # Records the log-likelihood at the free parameters `theta` (working

@@ -69,3 +69,22 @@ test_that("parameter names that match no argument, and a bad nobs, are clear err
   }
   expect_equal(nobs(fit(function(a) -(a - 1)^2, c(a = 0), nobs = 10)), 10)
 })
+
+test_that("an interrupt inside a refit stops bootstrap() instead of counting as a failed refit", {
+  skip_on_os("windows")
+  set.seed(3)
+  x <- rnorm(40, 1)
+  calls <- 0L
+  loglik <- function(mu) {
+    calls <<- calls + 1L
+    if (calls == 3L) {
+      tools::pskill(Sys.getpid(), tools::SIGINT)   # as if the user pressed Ctrl-C here
+      Sys.sleep(1)
+    }
+    loglik_normal(mu, 1, x)
+  }
+  res <- fit(loglik, c(mu = 0))
+  outcome <- tryCatch(bootstrap(res, R = 30), interrupt = function(e) "interrupted")
+  expect_identical(outcome, "interrupted")
+  expect_equal(calls, 3L)
+})
