@@ -21,9 +21,8 @@ arithmetic_shortcut <- function(op) {
   }
 }
 
-arithmetic_shortcuts <- list2env(
-  stats::setNames(lapply(c("+", "-", "*", "/", "^"), arithmetic_shortcut), c("+", "-", "*", "/", "^"))
-)
+arithmetic_operators <- c("+", "-", "*", "/", "^")
+arithmetic_shortcuts <- stats::setNames(lapply(arithmetic_operators, arithmetic_shortcut), arithmetic_operators)
 
 # Constructs whose bodies repeat arithmetic many times. A function without
 # them does few operations, and re-compiling a copy would cost more than
@@ -39,10 +38,8 @@ looping_calls <- c("for", "while", "repeat", "lapply", "sapply", "vapply", "mapp
 with_arithmetic_shortcuts <- function(f) {
   if (!is.function(f) || is.primitive(f)) return(f)
   if (!any(looping_calls %in% all.names(body(f)))) return(f)
-  env <- new.env(parent = environment(f))
-  for (op in names(arithmetic_shortcuts)) assign(op, arithmetic_shortcuts[[op]], envir = env)
   copy <- f
   body(copy) <- body(f)
-  environment(copy) <- env
+  environment(copy) <- list2env(arithmetic_shortcuts, parent = environment(f))
   copy
 }

@@ -137,7 +137,7 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
 # vector is then the parameters themselves, and the bookkeeping of fixed
 # elements and transforms (which costs more than a small model's whole
 # replayed fit) can be skipped.
-is_plain_spec <- function(spec) isTRUE(spec$identity_transforms) && all(spec$free)
+is_plain_spec <- function(spec) !has_transforms(spec) && all(spec$free)
 
 # Indices in the flattened parameter vector that `fixed[name]` refers to.
 fixed_positions <- function(name, layout) {

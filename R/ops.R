@@ -56,8 +56,8 @@ math_functions <- c("exp", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan",
 Math.femtograd_value <- function(x, ...) {
   f <- .Generic
   if (f == "log") return(log_value(x, ...))
-  if (f == "log2") return(math_value("log", x) / log(2))
-  if (f == "log10") return(math_value("log", x) / log(10))
+  if (f == "log2") return(log_value(x, 2))
+  if (f == "log10") return(log_value(x, 10))
   # Gamma(x) = exp(lgamma(x)) holds for x > 0, the domain of statistical use.
   if (f == "gamma") return(exp(math_value("lgamma", x)))
   if (!f %in% math_functions) {

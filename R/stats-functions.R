@@ -44,8 +44,7 @@
 #' pnorm(val(-40), log.p = TRUE)
 #' dnorm(1)   # plain numbers: stats::dnorm
 #' @name distribution-functions
-#' @eval value_method_aliases()
-#' @exportMethod dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var lbeta beta lchoose choose
+#' @eval value_method_tags()
 #' @importFrom stats dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var
 NULL
 
@@ -67,16 +66,17 @@ value_methods <- function(name, numeric_args, impl) {
 # The functions value_methods() made generic, in order.
 value_generics <- new.env(parent = emptyenv())
 
-# Rd aliases for every method value_methods() registered (for roxygen's
-# @eval: R CMD check wants each S4 method documented).
-value_method_aliases <- function() {
+# roxygen tags for every generic value_methods() made (for @eval): its
+# export, and an Rd alias for each method (R CMD check wants each S4
+# method documented).
+value_method_tags <- function() {
   ns <- asNamespace("femtograd")
   generics <- ns$value_generics$names
   aliases <- unlist(lapply(generics, function(g) {
     signatures <- names(methods::findMethods(g, where = ns))
     sprintf("%s,%s-method", g, gsub("#", ",", signatures, fixed = TRUE))
   }))
-  paste("@aliases", c(generics, aliases))
+  c(paste("@exportMethod", generics), paste("@aliases", c(generics, aliases)))
 }
 
 # Squares are written z * z: the power operation's rule computes partials
@@ -181,12 +181,9 @@ value_methods("choose", "n", function(n, k) exp(lchoose_value(n, round(k))))
 
 # Phi and log Phi of a value or numbers, by the engine's rules.
 normal_cdf <- function(z, log.p) {
-  z <- as_value_operand(z, "pnorm")
+  z <- as_node(z, "pnorm")
   if (isTRUE(log.p)) math_value("log_pnorm", z) else math_value("pnorm", z)
 }
-
-# Numbers become a constant value, so the engine's functions apply.
-as_value_operand <- function(x, caller) if (is_value(x)) x else new_value(x, constant = TRUE, caller = caller)
 
 value_methods("pnorm", c("q", "mean", "sd"), function(q, mean = 0, sd = 1, lower.tail = TRUE, log.p = FALSE) {
   z <- (q - mean) / sd
@@ -232,5 +229,5 @@ value_methods("pcauchy", c("q", "location", "scale"),
 value_methods("qnorm", c("p", "mean", "sd"), function(p, mean = 0, sd = 1, lower.tail = TRUE, log.p = FALSE) {
   if (isTRUE(log.p)) p <- exp(p)
   if (!isTRUE(lower.tail)) p <- 1 - p
-  mean + sd * math_value("qnorm", as_value_operand(p, "qnorm"))
+  mean + sd * math_value("qnorm", as_node(p, "qnorm"))
 })

@@ -90,7 +90,7 @@ parse_transforms <- function(transform, layout) {
 # identity.)
 is_identity <- function(tr) is.null(tr) || (tr$lower == -Inf && tr$upper == Inf)
 
-has_transforms <- function(spec) length(spec$transforms) > 0L && !all(vapply(spec$transforms, is_identity, logical(1)))
+has_transforms <- function(spec) !spec$identity_transforms
 
 # theta from u, on values (records nodes) and on plain numbers alike.
 transform_forward <- function(tr, u) {

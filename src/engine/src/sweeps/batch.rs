@@ -146,11 +146,3 @@ pub fn accumulate(acc: &mut Option<Batch>, src: Batch) {
         None => *acc = Some(src),
     }
 }
-
-/// Adds a plain vector into an optional accumulator.
-pub fn accumulate_vec(acc: &mut Option<Vec<f64>>, src: Vec<f64>) {
-    match acc {
-        Some(a) => a.iter_mut().zip(&src).for_each(|(x, y)| *x += y),
-        None => *acc = Some(src),
-    }
-}
