@@ -18,6 +18,7 @@
 #' s <- logsumexp(x)
 #' backward(s)
 #' grad(x)  # softmax(x)
+#' softmax(c(-1, 0, 2))
 #' @name stable-functions
 NULL
 
