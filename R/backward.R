@@ -30,7 +30,7 @@ backward <- function(x) {
 #' @export
 grad <- function(x) {
   check_value(x, "grad")
-  rust(fg_grad(x))
+  with_value_names(rust(fg_grad(x)), x)
 }
 
 #' @rdname backward

@@ -19,7 +19,11 @@ fg_solve <- function(a, b) .Call(wrap__fg_solve, a, b)
 
 fg_logdet <- function(a) .Call(wrap__fg_logdet, a)
 
-fg_gather <- function(x, positions) .Call(wrap__fg_gather, x, positions)
+fg_chol <- function(a) .Call(wrap__fg_chol, a)
+
+fg_gather <- function(x, positions, dim) .Call(wrap__fg_gather, x, positions, dim)
+
+fg_concat <- function(parts, dim) .Call(wrap__fg_concat, parts, dim)
 
 fg_backward <- function(x) .Call(wrap__fg_backward, x)
 

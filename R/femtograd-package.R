@@ -57,3 +57,5 @@
   routines <- fg_native_routines()
   for (name in names(routines)) assign(name, routines[[name]], envir = .native)
 }
+
+.onAttach <- function(libname, pkgname) mark_conflicts_ok(pkgname)

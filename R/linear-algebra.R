@@ -3,6 +3,8 @@
 
 #' Linear systems and log-determinants of values
 #'
+#' `chol(x)` is the upper triangular `R` with `x = t(R) %*% R` (x symmetric
+#' positive definite; derivatives treat x as symmetric).
 #' `solve(a, b)` solves `a %*% x = b` for a square `a`; `solve(a)` is the
 #' inverse. `logdet(a)` is `log(abs(det(a)))`, and `determinant(a)` returns
 #' it as `modulus` (a value) with the sign of the determinant (a number:
@@ -51,4 +53,11 @@ determinant.femtograd_value <- function(x, logarithm = TRUE, ...) {
   if (!isTRUE(logarithm)) stop("determinant: for femtograd values only logarithm = TRUE is supported", call. = FALSE)
   modulus <- logdet(x)
   structure(list(modulus = modulus, sign = sign(det(value_of(x)))), class = "det")
+}
+
+#' @rdname linear-algebra
+#' @export
+chol.femtograd_value <- function(x, ...) {
+  if (...length() > 0L) stop("chol: pivot and other arguments are not supported for femtograd values", call. = FALSE)
+  wrap_node(fg_chol(x))
 }

@@ -7,8 +7,9 @@
 #' numbers on either side; `exp`, `log` (with `base`), `log1p`, `expm1`,
 #' `sqrt`, `abs`, `sin`, `cos`, `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `lgamma`,
 #' `log2`, `log10`, `gamma` (for positive arguments), `factorial`, `lfactorial`,
-#' `digamma`; `sum`, `mean`, `prod`; `%*%`, `t()`, `crossprod()`; and
-#' indexing `x[i]` of vectors. Comparisons (`<`, `==`, ...) compare the
+#' `digamma`, `trigamma`; `cumsum`, `cumprod`, `cummax`, `cummin`; `sum`, `mean`, `prod`, `max`, `min`, `range`; `%*%`, `t()`, `crossprod()`.
+#' Indexing and the rest of base R's vocabulary: see [value-indexing] and
+#' [base-functions]. Comparisons (`<`, `==`, ...) compare the
 #' numbers and return plain logicals.
 #'
 #' Shapes follow R, strictly: a length-one operand combines with any shape,
@@ -19,9 +20,6 @@
 #' @param e1,e2,x,y Values or numbers.
 #' @param ... Further arguments (`base` for `log`; ignored elsewhere).
 #' @param na.rm Not supported for values (must be `FALSE`).
-#' @param i Indices (positive, negative or logical) into a vector value.
-#' @param j Not supported: a value takes one subscript.
-#' @param drop Ignored.
 #' @return A femtograd value (plain logical for comparisons).
 #' @name value-operations
 #' @examples
@@ -49,7 +47,11 @@ Ops.femtograd_value <- function(e1, e2) {
 math_value <- function(name, x) .Call(.native$math, name, x)
 
 math_functions <- c("exp", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan",
-                    "tanh", "sinh", "cosh", "asin", "acos", "atan", "lgamma", "digamma")
+                    "tanh", "sinh", "cosh", "asin", "acos", "atan", "lgamma", "digamma", "trigamma")
+
+# Steps whose derivative is zero wherever it exists: no use to a model's
+# derivatives, so an error says how to get the numbers instead.
+step_functions <- c("round", "signif", "floor", "ceiling", "trunc", "sign")
 
 #' @rdname value-operations
 #' @export
@@ -60,8 +62,16 @@ Math.femtograd_value <- function(x, ...) {
   if (f == "log10") return(log_value(x, 10))
   # Gamma(x) = exp(lgamma(x)) holds for x > 0, the domain of statistical use.
   if (f == "gamma") return(exp(math_value("lgamma", x)))
+  if (f == "cumsum") return(wrap_node(fg_reduce("cumsum", x)))
+  if (f == "cumprod") return(cumprod_value(x))
+  if (f == "cummax") return(running_extreme(x, TRUE))
+  if (f == "cummin") return(running_extreme(x, FALSE))
+  if (f %in% step_functions) {
+    stop(sprintf("%s: its derivative is zero wherever it exists, so it is not defined for femtograd values; use %s(value_of(x)) for the numbers",
+                 f, f), call. = FALSE)
+  }
   if (!f %in% math_functions) {
-    stop(sprintf("%s: not supported for femtograd values (supported: log, log2, log10, gamma (x > 0), %s)",
+    stop(sprintf("%s: not supported for femtograd values (supported: log, log2, log10, gamma (x > 0), cumsum, cumprod, cummax, cummin, %s)",
                  f, paste(math_functions, collapse = ", ")), call. = FALSE)
   }
   math_value(f, x)
@@ -77,10 +87,12 @@ log_value <- function(x, base = exp(1)) {
 Summary.femtograd_value <- function(..., na.rm = FALSE) {
   f <- .Generic
   args <- list(...)
-  if (!f %in% c("sum", "prod")) {
-    stop(sprintf("%s: not supported for femtograd values (supported: sum, prod)", f), call. = FALSE)
-  }
   if (!isFALSE(na.rm)) stop(sprintf("%s: na.rm is not supported for femtograd values", f), call. = FALSE)
+  if (f %in% c("max", "min")) return(extreme(args, f == "max"))
+  if (f == "range") return(c(extreme(args, FALSE), extreme(args, TRUE)))
+  if (!f %in% c("sum", "prod")) {
+    stop(sprintf("%s: not supported for femtograd values (supported: sum, prod, max, min, range)", f), call. = FALSE)
+  }
   reduced <- lapply(args, function(a) wrap_node(fg_reduce(f, as_node(a, f))))
   Reduce(if (f == "sum") `+` else `*`, reduced)
 }
@@ -100,32 +112,10 @@ mean.femtograd_value <- function(x, ...) {
 #' @export
 t.femtograd_value <- function(x) wrap_node(fg_reduce("t", x))
 
-#' @rdname value-operations
-#' @export
-`[.femtograd_value` <- function(x, i, j, ..., drop = TRUE) {
-  # x[i, ] has j missing, but counts in nargs() (as in [.data.frame)
-  subscripts <- nargs() - 1L - as.integer(!missing(drop))
-  if (!missing(j) || ...length() > 0L || subscripts > 1L) {
-    stop("[: femtograd values take one subscript, x[i]", call. = FALSE)
-  }
-  n <- length(x)
-  if (!is.null(dim(x))) {
-    stop(sprintf("[: only vector values can be indexed; this value is a %d x %d matrix",
-                 nrow(value_of(x)), ncol(value_of(x))), call. = FALSE)
-  }
-  positions <- seq_len(n)[i]
-  if (anyNA(positions)) {
-    stop(sprintf("[: index out of range for a vector of length %d", n), call. = FALSE)
-  }
-  wrap_node(fg_gather(x, as.integer(positions)))
-}
-
 matmul_value <- function(x, y) wrap_node(fg_matmul(as_operand(x, "%*%"), as_operand(y, "%*%")))
 
 # %*% and crossprod are not S3 generics in R 4.2, so values register S4
-# methods for them (on the S3 class, declared with setOldClass).
-setOldClass("femtograd_value")
-
+# methods for them (on the S3 class, declared with setOldClass in generics.R).
 # With the S4 bit set, auto-printing at the console calls show(), not print().
 #' @rdname value-operations
 #' @param object A femtograd value.

@@ -10,8 +10,8 @@ refuse <- function(what, instead) {
 
 #' Functions that refuse values
 #'
-#' `chol()` and `scale()` have no derivative rules yet: on a femtograd
-#' value they stop with an error instead of computing on its numbers and
+#' `scale()` has no derivative rules yet: on a femtograd
+#' value it stops with an error instead of computing on its numbers and
 #' silently losing the derivatives. Use [value_of()] for the numbers.
 #'
 #' @param x A femtograd value.
@@ -20,12 +20,6 @@ refuse <- function(what, instead) {
 #' @name refused-functions
 #' @keywords internal
 NULL
-
-#' @rdname refused-functions
-#' @export
-chol.femtograd_value <- function(x, ...) {
-  refuse("chol", "for log-determinants and solves use logdet(x) and solve(x, b)")
-}
 
 #' @rdname refused-functions
 #' @export

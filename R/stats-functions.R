@@ -44,40 +44,9 @@
 #' pnorm(val(-40), log.p = TRUE)
 #' dnorm(1)   # plain numbers: stats::dnorm
 #' @name distribution-functions
-#' @eval value_method_tags()
+#' @eval value_method_tags("distribution-functions")
 #' @importFrom stats dnorm dlnorm dexp dgamma dbeta dpois dbinom dnbinom dgeom dweibull dlogis dt dcauchy pnorm plnorm pexp pweibull plogis pcauchy qnorm sd var
 NULL
-
-# Registers `impl` as the method of stats' `name` for every combination of
-# the arguments `numeric_args` in which at least one is a value (the others
-# "ANY"), so that no two methods are equally good for any call.
-value_methods <- function(name, numeric_args, impl) {
-  methods::setGeneric(name, where = topenv(parent.frame()))
-  value_generics$names <- union(value_generics$names, name)
-  k <- length(numeric_args)
-  for (mask in seq_len(2^k - 1)) {
-    is_value_arg <- bitwAnd(mask, 2^(seq_len(k) - 1)) > 0
-    signature <- stats::setNames(ifelse(is_value_arg, "femtograd_value", "ANY"), numeric_args)
-    methods::setMethod(name, signature, impl, where = topenv(parent.frame()))
-  }
-  invisible(name)
-}
-
-# The functions value_methods() made generic, in order.
-value_generics <- new.env(parent = emptyenv())
-
-# roxygen tags for every generic value_methods() made (for @eval): its
-# export, and an Rd alias for each method (R CMD check wants each S4
-# method documented).
-value_method_tags <- function() {
-  ns <- asNamespace("femtograd")
-  generics <- ns$value_generics$names
-  aliases <- unlist(lapply(generics, function(g) {
-    signatures <- names(methods::findMethods(g, where = ns))
-    sprintf("%s,%s-method", g, gsub("#", ",", signatures, fixed = TRUE))
-  }))
-  c(paste("@exportMethod", generics), paste("@aliases", c(generics, aliases)))
-}
 
 # Squares are written z * z: the power operation's rule computes partials
 # in the exponent too (logarithms per element), several times slower.

@@ -92,12 +92,23 @@ as_node <- function(x, caller) {
 #' @export
 value_of <- function(x) {
   check_value(x, "value_of")
-  .Call(.native$numbers, x, TRUE)
+  with_value_names(.Call(.native$numbers, x, TRUE), x)
 }
 
 # The numbers for display: reading them to print does not make the
 # recording depend on them (no guard).
-numbers_to_show <- function(x) .Call(.native$numbers, x, FALSE)
+numbers_to_show <- function(x) with_value_names(.Call(.native$numbers, x, FALSE), x)
+
+# Names of a vector value (set by c(), names<- or a named subscript) are an
+# attribute of its handle, which R never copies: only a fresh handle may take
+# them (see `names<-.femtograd_value`).
+value_names <- function(x) attr(x, "femtograd_names", exact = TRUE)
+
+with_value_names <- function(numbers, x) {
+  nm <- value_names(x)
+  if (!is.null(nm)) names(numbers) <- nm
+  numbers
+}
 
 check_value <- function(x, caller) {
   if (!is_value(x)) {
@@ -163,3 +174,8 @@ all.equal.femtograd_value <- function(target, current, ...) {
   numbers <- function(x) if (is_value(x)) value_of(x) else x
   all.equal(numbers(target), numbers(current), ...)
 }
+
+# is.na() of a value: of its numbers (quantile(), median() and others ask
+# before they compute). It records no guard, as printing does not.
+#' @export
+is.na.femtograd_value <- function(x) is.na(numbers_to_show(x))

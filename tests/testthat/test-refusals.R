@@ -22,6 +22,13 @@ test_that("common functions on a vector value give values that agree with number
     result <- suppressWarnings(outcome(f(val(x0))))
     if (inherits(result, "error")) {
       expect_true(nzchar(conditionMessage(result)), label = name)
+    } else if (name == "which.max") {
+      # a position, not a number with a derivative
+      expect_identical(result, which.max(x0))
+    } else if (is.list(result) && !is_value(result)) {
+      # sapply() cannot simplify handles: a list of values, derivatives kept
+      expect_true(all(vapply(result, is_value, logical(1))), label = name)
+      expect_equal(as.vector(value_of(do.call(c, result))), as.vector(f(x0)), tolerance = 1e-12, label = name)
     } else {
       expect_true(is_value(result), label = sprintf("%s returned %s, not a value", name, class(result)[1]))
       expect_equal(as.vector(value_of(result)), as.vector(f(x0)), tolerance = 1e-12, label = name)
@@ -30,7 +37,6 @@ test_that("common functions on a vector value give values that agree with number
 })
 
 test_that("functions without derivative rules refuse values by name", {
-  expect_error(chol(val(A0)), "chol: not supported.*logdet")
   expect_error(scale(val(x0)), "scale: not supported.*sd\\(x\\)")
 })
 

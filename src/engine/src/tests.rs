@@ -1,11 +1,12 @@
 //! Every operation's first- and second-order rules against central finite
 //! differences of the engine's own values and gradients.
 
-use crate::backward::backward;
+use crate::backward::{backward, value_and_gradient};
+use crate::batch::Batch;
 use crate::tape::Var;
 use crate::record;
 use crate::second_order::{jacobian, second_order};
-use crate::tensor::Shape;
+use crate::tensor::{Shape, Tensor};
 use crate::testing::{check, leaves, m, s, v};
 
 fn sum(x: Var) -> Var {
@@ -345,6 +346,132 @@ fn solve_refuses_singular_and_mismatched_systems() {
     assert!(err.0.contains("solve: a is"), "{}", err.0);
     let err = record::logdet(&Var::leaf(v(&[1.0, 2.0]))).unwrap_err();
     assert!(err.0.contains("square"), "{}", err.0);
+}
+
+/// A = B B' + 3 I: symmetric positive definite for any B, so every entry of
+/// B (the parameters) moves both triangles of A together.
+fn spd_from(b: &Var) -> Var {
+    let bbt = record::matmul(b, &record::transpose(b).unwrap()).unwrap();
+    let n = b.value().shape.as_matrix().0;
+    let eye: Vec<f64> = (0..n * n).map(|q| if q % (n + 1) == 0 { 3.0 } else { 0.0 }).collect();
+    record::binary("+", &bbt, Var::constant(m(n, n, &eye))).unwrap()
+}
+
+/// sum(w * y) with weights 1, 1.3, 1.6, ..., so every entry matters differently.
+fn weighted_sum(y: &Var) -> Var {
+    let shape = y.value().shape;
+    let w: Vec<f64> = (0..shape.numel()).map(|i| 1.0 + 0.3 * i as f64).collect();
+    sum(record::binary("*", y, Var::constant(Tensor::new(shape, w).unwrap())).unwrap())
+}
+
+#[test]
+fn chol_matches_its_closed_form_and_reads_the_upper_triangle() {
+    // R = [2 1 -1; 0 3 0.5; 0 0 1.5] and A = R'R, worked out by hand.
+    let r = [2.0, 0.0, 0.0, 1.0, 3.0, 0.0, -1.0, 0.5, 1.5];
+    let a = [4.0, 2.0, -2.0, 2.0, 10.0, 0.5, -2.0, 0.5, 3.5];
+    let got = record::chol(&Var::leaf(m(3, 3, &a))).unwrap().value();
+    assert_eq!(got.shape, Shape::matrix(3, 3));
+    for (x, y) in got.data.iter().zip(&r) {
+        assert!((x - y).abs() < 1e-14, "chol(A) is {:?}, not {r:?}", got.data);
+    }
+    // Like R, only the upper triangle is read.
+    let mut junk = a;
+    junk[1] = 99.0;
+    junk[5] = -7.0;
+    assert_eq!(record::chol(&Var::leaf(m(3, 3, &junk))).unwrap().value().data, got.data);
+    // A number is a 1 x 1 matrix.
+    let one = record::chol(&Var::leaf(s(4.0))).unwrap().value();
+    assert_eq!((one.shape, one.data[0]), (Shape::matrix(1, 1), 2.0));
+}
+
+#[test]
+fn chol_matches_finite_differences() {
+    let b = m(3, 3, &[0.8, -0.3, 0.5, 0.2, 1.1, -0.7, -0.4, 0.6, 0.9]);
+    let c = v(&[0.7, -1.1, 0.4]);
+    let chol = |p: &[Var]| record::chol(&spd_from(&p[0])).unwrap();
+    // every entry of R, the zeros below the diagonal included
+    check("sum(w * chol(A))", &|p: &[Var]| weighted_sum(&chol(p)), std::slice::from_ref(&b));
+    // a product of entries, so that the Hessian has a second-order adjoint to carry
+    let product = |p: &[Var]| {
+        let r = chol(p);
+        let r12 = record::gather(&r, vec![3]).unwrap();
+        record::binary("*", weighted_sum(&r), &r12).unwrap()
+    };
+    check("sum(w * chol(A)) * chol(A)[1, 2]", &product, std::slice::from_ref(&b));
+    let half_logdet = |p: &[Var]| {
+        let diag = record::gather(&chol(p), vec![0, 4, 8]).unwrap();
+        sum(record::unary("log", &diag).unwrap())
+    };
+    check("sum(log(diag(chol(A))))", &half_logdet, std::slice::from_ref(&b));
+    let solved = |p: &[Var]| weighted_sum(&record::solve(&chol(p), &p[1]).unwrap());
+    check("solve(chol(A), c)", &solved, &[b.clone(), c]);
+
+    // sum(log(diag(R))) is logdet(A) / 2: value, gradient and Hessian.
+    let logdet = |p: &[Var]| record::binary("*", record::logdet(&spd_from(&p[0])).unwrap(), 0.5).unwrap();
+    let x = leaves(&[b]);
+    let ours = second_order(&half_logdet(&x), &x, None).unwrap();
+    let closed = second_order(&logdet(&x), &x, None).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-10 * (1.0 + a.abs());
+    assert!(close(ours.value, closed.value), "{} vs {}", ours.value, closed.value);
+    for (i, (a, b)) in ours.gradient.iter().zip(&closed.gradient).enumerate() {
+        assert!(close(*a, *b), "gradient {i}: {a} vs {b}");
+    }
+    for (i, (a, b)) in ours.hessian_times.data.iter().zip(&closed.hessian_times.data).enumerate() {
+        assert!(close(*a, *b), "Hessian entry {i}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn chol_refuses_non_square_and_indefinite_matrices() {
+    let err = record::chol(&Var::leaf(m(2, 3, &[1.0; 6]))).unwrap_err();
+    assert_eq!(err.0, "chol: a must be a square matrix, got matrix[2x3]");
+    let err = record::chol(&Var::leaf(v(&[1.0, 2.0]))).unwrap_err();
+    assert_eq!(err.0, "chol: a must be a square matrix, got vector[2]");
+    let indefinite = Var::leaf(m(2, 2, &[1.0, 2.0, 2.0, 1.0]));
+    let err = record::chol(&indefinite).unwrap_err();
+    assert_eq!(err.0, "chol: the 2 x 2 matrix is not positive definite");
+}
+
+#[test]
+fn chol_gives_a_symmetric_leaf_a_symmetric_adjoint_that_matches_finite_differences() {
+    // A itself the parameter: the finite differences move A along symmetric
+    // directions E_ij + E_ji, which is all a symmetric A can do.
+    let a = m(3, 3, &[4.0, 1.0, -0.5, 1.0, 3.0, 0.7, -0.5, 0.7, 2.5]);
+    let f = |x: &Var| {
+        let r = record::chol(x).unwrap();
+        record::binary("*", weighted_sum(&r), record::gather(&r, vec![7]).unwrap()).unwrap()
+    };
+    let at = |data: &[f64]| {
+        let x = Var::leaf(m(3, 3, data));
+        value_and_gradient(&f(&x), std::slice::from_ref(&x)).unwrap()
+    };
+    let pairs: Vec<(usize, usize)> = (0..3).flat_map(|j| (0..=j).map(move |i| (i, j))).collect();
+    let mut dirs = Batch::zeros(9, pairs.len());
+    for (d, &(i, j)) in pairs.iter().enumerate() {
+        dirs.col_mut(d)[i + 3 * j] = 1.0;
+        dirs.col_mut(d)[j + 3 * i] = 1.0;
+    }
+    let x = Var::leaf(a.clone());
+    let so = second_order(&f(&x), std::slice::from_ref(&x), Some(&dirs)).unwrap();
+    let g = &so.gradient;
+    let close = |x: f64, y: f64, tol: f64| (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()));
+    for &(i, j) in &pairs {
+        assert!(close(g[i + 3 * j], g[j + 3 * i], 1e-14), "adjoint not symmetric at [{i},{j}]: {g:?}");
+    }
+    let h = 1e-6;
+    for (d, &(i, j)) in pairs.iter().enumerate() {
+        let shifted = |sign: f64| -> Vec<f64> {
+            a.data.iter().zip(dirs.col(d)).map(|(x, e)| x + sign * h * e).collect()
+        };
+        let ((fu, gu), (fd, gd)) = (at(&shifted(1.0)), at(&shifted(-1.0)));
+        let slope: f64 = g.iter().zip(dirs.col(d)).map(|(x, e)| x * e).sum();
+        assert!(close(slope, (fu - fd) / (2.0 * h), 1e-6), "slope along E_{i}{j} + E_{j}{i}");
+        for q in 0..9 {
+            let fd_hd = (gu[q] - gd[q]) / (2.0 * h);
+            let hd = so.hessian_times.col(d)[q];
+            assert!(close(hd, fd_hd, 1e-5), "H (E_{i}{j} + E_{j}{i}) at {q}: {hd} vs {fd_hd}");
+        }
+    }
 }
 
 #[test]

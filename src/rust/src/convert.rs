@@ -43,19 +43,19 @@ pub fn data_from_r(x: &Robj, what: &str) -> Result<Data> {
 
 /// Builds an engine array from R numbers and an optional `dim` (integer).
 pub fn tensor_from_r(data: Data, dim: &Robj) -> Result<Tensor> {
-    let shape = if dim.is_null() {
-        Shape::vector(data.len())
-    } else {
-        let dims: Vec<usize> = match dim.as_integer_vector() {
-            Some(d) => d.iter().map(|&v| v as usize).collect(),
-            None => return Err(Error::Other("val: dim must be an integer vector".into())),
-        };
-        if dims.len() > 2 {
-            return Err(Error::Other(format!("val: arrays of {} dimensions are not supported; use a vector or a matrix", dims.len())));
-        }
-        Shape::from_dims(&dims).expect("one or two extents")
-    };
+    let shape = if dim.is_null() { Shape::vector(data.len()) } else { shape_from_r(dim)? };
     Tensor::new(shape, data).map_err(r_error)
+}
+
+/// A shape from R's extents: a length, or c(rows, cols) (integers).
+pub fn shape_from_r(dim: &Robj) -> Result<Shape> {
+    let dims: Vec<usize> = match dim.as_integer_vector() {
+        Some(d) if d.iter().all(|&v| v >= 0) => d.iter().map(|&v| v as usize).collect(),
+        _ => return Err(Error::Other("val: dim must be a vector of non-negative integers".into())),
+    };
+    Shape::from_dims(&dims).ok_or_else(|| {
+        Error::Other(format!("val: arrays of {} dimensions are not supported; use a vector or a matrix", dims.len()))
+    })
 }
 
 /// The numbers of an engine array as an R numeric with its `dim`.

@@ -5,7 +5,7 @@ use extendr_api::{Error, Result};
 use femtograd_engine::tape::reachable;
 use femtograd_engine::{backward, record, Var};
 
-use crate::convert::{data_from_r, operand_from_r, r_error, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
+use crate::convert::{data_from_r, operand_from_r, r_error, shape_from_r, tensor_from_r, tensor_to_r, var_from_r, var_to_r};
 
 // A leaf; `constant` leaves receive no gradient (plain numbers in an
 // expression). `data` is a double vector (any attributes are ignored).
@@ -67,6 +67,7 @@ fn fg_reduce(name: &str, x: Robj) -> Result<Robj> {
         "prod" => record::prod(&v),
         "logsumexp" => record::logsumexp(&v),
         "t" => record::transpose(&v),
+        "cumsum" => record::cumsum(&v),
         _ => return Err(Error::Other(format!("unknown reduction '{name}'"))),
     };
     Ok(var_to_r(&out.map_err(r_error)?, Some(&x)))
@@ -91,11 +92,34 @@ fn fg_logdet(a: Robj) -> Result<Robj> {
     Ok(var_to_r(&record::logdet(&var_from_r(&a)?).map_err(r_error)?, Some(&a)))
 }
 
-// x[i] with 1-based positions (validated in R).
+// chol(a): the upper triangular R with a = R'R, as R's chol.
 #[extendr]
-fn fg_gather(x: Robj, positions: &[i32]) -> Result<Robj> {
+fn fg_chol(a: Robj) -> Result<Robj> {
+    Ok(var_to_r(&record::chol(&var_from_r(&a)?).map_err(r_error)?, Some(&a)))
+}
+
+// x[i] with 1-based positions (validated in R), as a vector or, when `dim`
+// is given, an array of that shape.
+#[extendr]
+fn fg_gather(x: Robj, positions: &[i32], dim: Robj) -> Result<Robj> {
     let zero_based = positions.iter().map(|&p| (p - 1) as usize).collect();
-    Ok(var_to_r(&record::gather(&var_from_r(&x)?, zero_based).map_err(r_error)?, Some(&x)))
+    let v = var_from_r(&x)?;
+    let out = if dim.is_null() {
+        record::gather(&v, zero_based)
+    } else {
+        record::gather_shaped(&v, zero_based, shape_from_r(&dim)?)
+    };
+    Ok(var_to_r(&out.map_err(r_error)?, Some(&x)))
+}
+
+// The numbers of a list of operands (values or plain numbers), one after
+// another, as an array of shape `dim` (a length or c(rows, cols)).
+#[extendr]
+fn fg_concat(parts: List, dim: Robj) -> Result<Robj> {
+    let vars = parts.values().map(|p| operand_from_r(&p)).collect::<Result<Vec<_>>>()?;
+    let owner = parts.values().find(|p| p.is_external_pointer());
+    let out = record::concat(&vars, shape_from_r(&dim)?).map_err(r_error)?;
+    Ok(var_to_r(&out, owner.as_ref()))
 }
 
 #[extendr]
@@ -120,7 +144,9 @@ extendr_module! {
     fn fg_matmul;
     fn fg_solve;
     fn fg_logdet;
+    fn fg_chol;
     fn fg_gather;
+    fn fg_concat;
     fn fg_backward;
     fn fg_zero_grad;
 }

@@ -100,15 +100,25 @@ fn column_major_mut(data: &mut [f64], rows: usize, cols: usize) -> ArrayViewMut2
     ArrayViewMut2::from_shape((rows, cols).f(), data).expect("a column-major array of known size")
 }
 
-/// x[i] for a vector of 0-based positions: gathers forward, scatters back.
+/// x[positions] for 0-based positions into x's numbers (column-major, so a
+/// matrix's m[i, j], rev(), rep(), diag(m), reshaping and reordering are all
+/// gathers): gathers forward, scatters back. The result is a vector, or has
+/// the given shape.
 #[derive(Debug)]
 pub struct Gather {
     positions: Vec<usize>,
+    shape: Option<Shape>,
 }
 
 impl Gather {
     pub fn new(positions: Vec<usize>) -> Self {
-        Gather { positions }
+        Gather { positions, shape: None }
+    }
+    pub fn shaped(positions: Vec<usize>, shape: Shape) -> Result<Self> {
+        if shape.numel() != positions.len() {
+            bail!("[: a {} result needs {} positions, got {}", shape, shape.numel(), positions.len());
+        }
+        Ok(Gather { positions, shape: Some(shape) })
     }
 }
 
@@ -121,7 +131,11 @@ impl LinearOp for Gather {
         if let Some(&bad) = self.positions.iter().find(|&&p| p >= n) {
             bail!("[: index {} is out of range for {}", bad + 1, x.shape);
         }
-        Ok(Tensor::vector(self.positions.iter().map(|&p| x.data[p]).collect::<Vec<f64>>()))
+        let data: Vec<f64> = self.positions.iter().map(|&p| x.data[p]).collect();
+        match self.shape {
+            Some(shape) => Tensor::new(shape, data),
+            None => Ok(Tensor::vector(data)),
+        }
     }
     fn apply(&self, x: &[f64], y: &mut [f64]) {
         for (o, &p) in y.iter_mut().zip(&self.positions) {
@@ -131,6 +145,36 @@ impl LinearOp for Gather {
     fn apply_transpose(&self, y: &[f64], x: &mut [f64]) {
         for (&v, &p) in y.iter().zip(&self.positions) {
             x[p] += v;
+        }
+    }
+}
+
+/// Cumulative sums along a vector (or a matrix's numbers, as R's cumsum).
+#[derive(Debug)]
+pub struct CumSum;
+
+impl LinearOp for CumSum {
+    fn name(&self) -> &'static str {
+        "cumsum"
+    }
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut y = vec![0.0; x.numel()];
+        self.apply(&x.data, &mut y);
+        Ok(Tensor::vector(y))
+    }
+    fn apply(&self, x: &[f64], y: &mut [f64]) {
+        let mut total = 0.0;
+        for (o, v) in y.iter_mut().zip(x) {
+            total += v;
+            *o = total;
+        }
+    }
+    fn apply_transpose(&self, y: &[f64], x: &mut [f64]) {
+        // x_j += sum_{i >= j} y_i: a cumulative sum from the end.
+        let mut total = 0.0;
+        for (o, v) in x.iter_mut().zip(y).rev() {
+            total += v;
+            *o += total;
         }
     }
 }

@@ -2,6 +2,8 @@
 //! derivative rules sit together.
 
 pub mod binary;
+pub mod chol;
+pub mod concat;
 pub mod linear;
 pub mod matmul;
 pub mod reduce;
@@ -9,7 +11,9 @@ pub mod solve;
 pub mod unary;
 
 pub use binary::Binary;
-pub use linear::{Gather, Mean, Sum, Transpose};
+pub use chol::Chol;
+pub use concat::Concat;
+pub use linear::{CumSum, Gather, Mean, Sum, Transpose};
 pub use matmul::MatMul;
 pub use reduce::{LogSumExp, Prod};
 pub use solve::{LogDet, Solve};

@@ -8,7 +8,7 @@
 use crate::batch::Batch;
 use crate::normal;
 use crate::rule::{Partials, Rule, Site};
-use crate::special::{digamma, ln_gamma, tetragamma, trigamma};
+use crate::special::{digamma, ln_gamma, polygamma, tetragamma, trigamma};
 use crate::tensor::Tensor;
 use crate::Result;
 
@@ -29,6 +29,10 @@ pub enum Unary {
     Cosh,
     Lgamma,
     Digamma,
+    Trigamma,
+    /// psigamma(x, 2) and psigamma(x, 3): R's psigamma up to deriv = 3.
+    Tetragamma,
+    Pentagamma,
     Sigmoid,
     Softplus,
     LogSigmoid,
@@ -60,10 +64,11 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 impl Unary {
-    pub const ALL: [Unary; 25] = {
+    pub const ALL: [Unary; 28] = {
         use Unary::*;
         [
-            Neg, Exp, Log, Log1p, Expm1, Sqrt, Abs, Sin, Cos, Tan, Tanh, Sinh, Cosh, Lgamma, Digamma, Sigmoid, Softplus,
+            Neg, Exp, Log, Log1p, Expm1, Sqrt, Abs, Sin, Cos, Tan, Tanh, Sinh, Cosh, Lgamma, Digamma, Trigamma, Tetragamma,
+            Pentagamma, Sigmoid, Softplus,
             LogSigmoid, Logit, Atan, Asin, Acos, Pnorm, LogPnorm, Qnorm,
         ]
     };
@@ -86,6 +91,9 @@ impl Unary {
             "cosh" => Cosh,
             "lgamma" => Lgamma,
             "digamma" => Digamma,
+            "trigamma" => Trigamma,
+            "tetragamma" => Tetragamma,
+            "pentagamma" => Pentagamma,
             "sigmoid" => Sigmoid,
             "softplus" => Softplus,
             "log_sigmoid" => LogSigmoid,
@@ -118,6 +126,9 @@ impl Unary {
             Cosh => x.cosh(),
             Lgamma => ln_gamma(x),
             Digamma => digamma(x),
+            Trigamma => trigamma(x),
+            Tetragamma => tetragamma(x),
+            Pentagamma => polygamma(3, x),
             Sigmoid => sigmoid(x),
             Softplus => softplus(x),
             LogSigmoid => -softplus(-x),
@@ -160,6 +171,9 @@ impl Unary {
             Cosh => (x.sinh(), y),
             Lgamma => (digamma(x), trigamma(x)),
             Digamma => (trigamma(x), tetragamma(x)),
+            Trigamma => (tetragamma(x), polygamma(3, x)),
+            Tetragamma => (polygamma(3, x), polygamma(4, x)),
+            Pentagamma => (polygamma(4, x), polygamma(5, x)),
             Sigmoid => {
                 let d = y * (1.0 - y);
                 (d, d * (1.0 - 2.0 * y))
@@ -220,6 +234,9 @@ impl Unary {
             Cosh => "cosh",
             Lgamma => "lgamma",
             Digamma => "digamma",
+            Trigamma => "trigamma",
+            Tetragamma => "tetragamma",
+            Pentagamma => "pentagamma",
             Sigmoid => "sigmoid",
             Softplus => "softplus",
             LogSigmoid => "log_sigmoid",

@@ -4,9 +4,10 @@
 
 use std::rc::Rc;
 
-use crate::ops::{Binary, Gather, LogDet, LogSumExp, MatMul, Mean, Prod, Solve, Sum, Transpose, Unary};
+use crate::ops::{Binary, Chol, Concat, CumSum, Gather, LogDet, LogSumExp, MatMul, Mean, Prod, Solve, Sum, Transpose, Unary};
 use crate::rule::{Linear, Rule};
 use crate::tape::{Operand, Var};
+use crate::tensor::Shape;
 use crate::{bail, Result};
 
 thread_local! {
@@ -60,6 +61,12 @@ pub fn logdet(a: &Var) -> Result<Var> {
     Var::apply(Rc::new(LogDet), &[a.into()])
 }
 
+/// The upper triangular R with A = R'R for a symmetric positive-definite A
+/// (R's chol(A)).
+pub fn chol(a: &Var) -> Result<Var> {
+    Var::apply(Rc::new(Chol), &[a.into()])
+}
+
 pub fn transpose(x: &Var) -> Result<Var> {
     Var::apply(Rc::new(Linear(Transpose::for_shape(&x.value().shape))), &[x.into()])
 }
@@ -67,4 +74,22 @@ pub fn transpose(x: &Var) -> Result<Var> {
 /// x[positions] with 0-based positions.
 pub fn gather(x: &Var, positions: Vec<usize>) -> Result<Var> {
     Var::apply(Rc::new(Linear(Gather::new(positions))), &[x.into()])
+}
+
+/// x[positions] (0-based) as an array of the given shape.
+pub fn gather_shaped(x: &Var, positions: Vec<usize>, shape: Shape) -> Result<Var> {
+    Var::apply(Rc::new(Linear(Gather::shaped(positions, shape)?)), &[x.into()])
+}
+
+/// The numbers of `parts`, one after another, as an array of the given shape.
+pub fn concat(parts: &[Var], shape: Shape) -> Result<Var> {
+    if parts.is_empty() {
+        bail!("c: nothing to concatenate");
+    }
+    let operands: Vec<Operand> = parts.iter().map(Operand::from).collect();
+    Var::apply(Rc::new(Concat::new(shape)), &operands)
+}
+
+pub fn cumsum(x: &Var) -> Result<Var> {
+    Var::apply(Rc::new(Linear(CumSum)), &[x.into()])
 }
