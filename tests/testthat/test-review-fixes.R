@@ -88,3 +88,15 @@ test_that("an interrupt inside a refit stops bootstrap() instead of counting as 
   expect_identical(outcome, "interrupted")
   expect_equal(calls, 3L)
 })
+
+test_that("^ on values gives base R's powers: no accuracy lost to repeated multiplication", {
+  # base R's ^ (the C library's pow) is the oracle; both are correctly rounded
+  expect_identical(value_of(val(1.00000001)^2e9), 1.00000001^2e9)
+  expect_identical(value_of(val(2)^-1074), 2^-1074)
+  expect_identical(value_of(val(2)^-1074), 4.940656458412465e-324)
+  expect_identical(value_of(val(c(-2, 3))^3), c(-8, 27))
+  expect_identical(value_of(val(c(1.1, 0.7))^c(25, -31)), c(1.1, 0.7)^c(25, -31))
+  # the derivative uses the same powers: d/dx x^2e9 = 2e9 x^(2e9 - 1)
+  x <- val(1.00000001); backward(x^2e9)
+  expect_equal(grad(x), 2e9 * 1.00000001^(2e9 - 1), tolerance = 1e-14)
+})

@@ -82,10 +82,14 @@ impl Binary {
     }
 }
 
-/// R's `^`: integer powers of negative bases are defined, x^0 is 1.
+/// R's `^` (R_pow): x^2 is x * x, every other power is the C library's
+/// pow(), which is correctly rounded and defines integer powers of negative
+/// bases and x^0 = 1. Repeated multiplication (powi) is not: it lost 9e-8
+/// relative accuracy at 1.00000001^2e9 and underflowed 2^-1074 to 0 by
+/// forming 1 / 2^1074.
 fn pow(a: f64, b: f64) -> f64 {
-    if b == b.trunc() && b.abs() < 2_147_483_648.0 {
-        a.powi(b as i32)
+    if b == 2.0 {
+        a * a
     } else {
         a.powf(b)
     }
