@@ -82,10 +82,15 @@ Ops.femtograd_dual <- function(e1, e2) {
 }
 
 # a^b: with a constant exponent, d = b a^(b-1) da (defined for a <= 0 too);
-# otherwise a^b (db log a + b da / a).
+# otherwise a^b (db log a + b da / a). Where b is 0 the coefficient is 0 and
+# a^(b-1) (infinite at a = 0) is replaced by a^1, so x^0 has derivative 0
+# at 0 rather than 0 * Inf = NaN.
 dual_power <- function(a, b, constant_exponent) {
   value <- a$primal^b$primal
-  if (constant_exponent) return(dual(value, b$primal * a$primal^(b$primal - 1) * a$tangent))
+  if (constant_exponent) {
+    lowered <- if (is_value(b$primal)) b$primal - 1 else ifelse(b$primal == 0, 1, b$primal - 1)
+    return(dual(value, b$primal * a$primal^lowered * a$tangent))
+  }
   dual(value, value * (b$tangent * log(a$primal) + b$primal * a$tangent / a$primal))
 }
 

@@ -100,3 +100,10 @@ test_that("^ on values gives base R's powers: no accuracy lost to repeated multi
   x <- val(1.00000001); backward(x^2e9)
   expect_equal(grad(x), 2e9 * 1.00000001^(2e9 - 1), tolerance = 1e-14)
 })
+
+test_that("duals: x^0 has derivative 0 at 0, as the polynomial 1 has", {
+  expect_equal(tangent(dual(0, 1)^0), 0)
+  expect_equal(tangent(dual(c(0, 2), 1)^0), c(0, 0))
+  expect_equal(tangent(dual(c(0, 2), 1)^c(0, 3)), c(0, 12))   # d/dx x^3 = 3 x^2
+  expect_equal(tangent(dual(0, 1)^1), 1)
+})
