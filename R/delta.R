@@ -63,9 +63,15 @@ delta_method <- function(fit, g, level = 0.95) {
   u <- unname(working$coefficients[free])
   built <- build_parameters(spec, u)
   invoke <- loglik_caller(g, spec$layout$names, caller = "delta_method", what = "g", subset = TRUE)
+  as_list <- list_argument_note(g, spec$layout$names)
   out <- tryCatch(invoke(built$values), error = function(e) {
-    stop(sprintf("delta_method: g failed: %s", conditionMessage(e)), call. = FALSE)
+    stop(sprintf("delta_method: g failed: %s%s", conditionMessage(e), as_list), call. = FALSE)
   })
+  if (nzchar(as_list) && identical(out, built$values)) {
+    # function(tau) tau with tau no parameter: g got every parameter as one
+    # list and returned it, which would pass for a function of them all.
+    stop(sprintf("delta_method: g returned the list of all parameters it was given%s", as_list), call. = FALSE)
+  }
   pieces <- delta_pieces(out)
   n_free <- sum(free)
   constant <- character(0)
@@ -94,6 +100,16 @@ delta_method <- function(fit, g, level = 0.95) {
   dimnames(jac) <- list(names_out, spec$layout$labels[free])
   structure(list(estimate = estimate, vcov = vcov, jacobian = jac, level = level, call = match.call()),
             class = "femtodelta")
+}
+
+# When g takes the parameters as one list (its single argument is no
+# parameter name), a note for errors saying so: a misspelt parameter name
+# is the usual reason. Empty when g takes them by name.
+list_argument_note <- function(g, names) {
+  formal_names <- names(formals(g))
+  if (length(formal_names) != 1L || formal_names %in% c(names, "...")) return("")
+  sprintf(" (its argument '%s' is not a parameter name, so g receives all parameters as one list: %s)",
+          formal_names, paste(names, collapse = ", "))
 }
 
 # g's result as a list of pieces, each a value or plain numbers with the

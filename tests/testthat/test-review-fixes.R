@@ -107,3 +107,16 @@ test_that("duals: x^0 has derivative 0 at 0, as the polynomial 1 has", {
   expect_equal(tangent(dual(c(0, 2), 1)^c(0, 3)), c(0, 12))   # d/dx x^3 = 3 x^2
   expect_equal(tangent(dual(0, 1)^1), 1)
 })
+
+test_that("delta_method: an argument that names no parameter is not silently every parameter", {
+  set.seed(5); y <- rnorm(40, 2)
+  res <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), y), c(mu = 0, log_sigma = 0))
+  expect_error(delta_method(res, function(tau) tau),
+               "g returned the list of all parameters.*argument 'tau' is not a parameter name.*mu, log_sigma")
+  expect_error(delta_method(res, function(tau) exp(tau)), "g failed: .*argument 'tau' is not a parameter name")
+  # the list form still works: sigma = exp(log_sigma), SE sigma / sqrt(2 n) (closed form)
+  d <- delta_method(res, function(p) exp(p$log_sigma))
+  sigma <- sqrt(mean((y - mean(y))^2))
+  expect_equal(unname(coef(d)), sigma, tolerance = 1e-6)
+  expect_equal(unname(se(d)), sigma / sqrt(2 * length(y)), tolerance = 1e-6)
+})
