@@ -120,6 +120,15 @@ transform_derivative <- function(tr, u) {
   (b - a) * sigmoid(u) * sigmoid(-u)
 }
 
+# d^2 theta / d u^2 at u (plain numbers).
+transform_second_derivative <- function(tr, u) {
+  a <- tr$lower; b <- tr$upper
+  if (is_identity(tr)) return(rep(0, length(u)))
+  if (b == Inf) return(exp(u))
+  if (a == -Inf) return(-exp(-u))
+  (b - a) * sigmoid(u) * sigmoid(-u) * (sigmoid(-u) - sigmoid(u))
+}
+
 transform_formula <- function(tr, name) {
   a <- format(tr$lower); b <- format(tr$upper)
   if (is_identity(tr)) return(name)
@@ -233,5 +242,44 @@ natural_femtofit <- function(working, spec) {
   out$transforms <- unlist(Map(function(name, tr) sprintf("%s = %s", name, transform_formula(tr, name)),
                                names(spec$transforms), spec$transforms)[!vapply(spec$transforms, is_identity, logical(1))])
   out$working <- working
+  warn_on_boundary(out, spec, u, working$gradient, working$hessian)
   out
+}
+
+# A transform maps onto an open interval, so an estimate whose likelihood
+# keeps increasing towards a bound (a probability of 1 from all-ones data, a
+# rate of 0 from all-zero counts) is found as u running off to infinity
+# until the transform's derivative vanishes, and looks converged with tiny
+# standard errors. This warns, as glm() does for fitted probabilities of 0
+# or 1. An element counts as on the boundary when, with the others held at
+# their estimates, the natural-scale Newton step g / |H| (g and H the first
+# and second derivatives in theta) reaches beyond the bound it points to:
+# at an interior maximum that step is rounding error, far smaller than the
+# distance to a bound.
+warn_on_boundary <- function(fit, spec, u, gradient_u, hessian_u) {
+  if (is.null(hessian_u)) return(invisible(NULL))
+  free <- spec$free
+  owner <- rep(spec$layout$names, spec$layout$sizes)[free]
+  theta <- unname(fit$coefficients[free])
+  d1 <- map_parameters(spec, u, transform_derivative)[free]
+  d2 <- map_parameters(spec, u, transform_second_derivative)[free]
+  g <- unname(gradient_u) / d1
+  h <- (diag(hessian_u) - g * d2) / d1^2   # H_u = d1^2 H_theta + g d2
+  bound <- ifelse(g > 0, vapply(owner, function(n) spec$transforms[[n]]$upper, numeric(1)),
+                  vapply(owner, function(n) spec$transforms[[n]]$lower, numeric(1)))
+  gap <- abs(bound - theta)
+  on_boundary <- !vapply(spec$transforms[owner], is_identity, logical(1)) & is.finite(bound) &
+    is.finite(g) & g != 0 & !(abs(g) <= abs(h) * gap)
+  if (any(on_boundary)) {
+    at <- which(on_boundary)
+    where <- vapply(at, function(i) {
+      sprintf("%s = %s, the transform keeps it %s", spec$layout$labels[free][i], format(bound[i]),
+              transform_domain(spec$transforms[[owner[i]]]))
+    }, character(1))
+    warning(sprintf(paste0("fit: the estimate is on the boundary of the parameter space (%s): the log-likelihood ",
+                           "still increases towards it, so the maximum is not an interior point and standard ",
+                           "errors, Wald intervals and tests for %s are not valid"),
+                    paste(where, collapse = "; "), if (length(at) == 1L) "it" else "them"), call. = FALSE)
+  }
+  invisible(NULL)
 }

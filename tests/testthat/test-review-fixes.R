@@ -120,3 +120,28 @@ test_that("delta_method: an argument that names no parameter is not silently eve
   expect_equal(unname(coef(d)), sigma, tolerance = 1e-6)
   expect_equal(unname(se(d)), sigma / sqrt(2 * length(y)), tolerance = 1e-6)
 })
+
+test_that("an estimate on the boundary of a transform's domain warns, as glm does", {
+  # closed forms: the MLE of a Bernoulli p is mean(y), of a Poisson rate mean(y),
+  # of an exponential rate 1 / mean(x); each of these lies on (or beyond) a bound
+  expect_warning(res <- fit(function(p) loglik_bernoulli(p, rep(1, 20)), c(p = 0.5),
+                            transform = list(p = "probability")),
+                 "boundary of the parameter space \\(p = 1, the transform keeps it in \\(0, 1\\)\\)")
+  expect_equal(unname(coef(res)), 1, tolerance = 1e-8)
+  expect_warning(fit(function(lambda) loglik_poisson(lambda, rep(0, 20)), c(lambda = 1),
+                     transform = list(lambda = "positive")),
+                 "boundary.*lambda = 0, the transform keeps it positive")
+  set.seed(1); x <- rexp(100, 3)
+  stopifnot(1 / mean(x) > 2)
+  expect_warning(fit(function(rate) loglik_exponential(rate, x), c(rate = 1), transform = list(rate = bounded(0, 2))),
+                 "boundary.*rate = 2")
+  # interior maxima close to a bound do not warn
+  expect_no_warning(res <- fit(function(p) loglik_bernoulli(p, c(rep(1, 199), 0)), c(p = 0.5),
+                               transform = list(p = "probability")))
+  expect_equal(unname(coef(res)), 199 / 200, tolerance = 1e-8)
+  expect_no_warning(res <- fit(function(lambda) loglik_poisson(lambda, c(rep(0, 999), 1)), c(lambda = 1),
+                               transform = list(lambda = "positive")))
+  expect_equal(unname(coef(res)), 1 / 1000, tolerance = 1e-8)
+  expect_no_warning(res <- fit(function(mu, s) loglik_normal(mu, s, x), c(mu = 0, s = 1), transform = list(s = "positive")))
+  expect_equal(unname(coef(res)), c(mean(x), sqrt(mean((x - mean(x))^2))), tolerance = 1e-7)
+})
