@@ -161,15 +161,28 @@ run_fit <- function(spec, start, call = NULL) {
   # as one more failed evaluation, and refit loops (bootstrap, profiles)
   # would carry on. It is kept here and raised again once the engine has
   # returned, so the whole call stops as R's interrupts do.
+  # Any other error is returned to the engine as a condition too (an R
+  # error escaping into the engine's callback is printed on stderr and
+  # comes back as extendr's "Evaluation error in lang!(...)"), and the
+  # last one is kept so that the error fit() raises has its class.
   interrupted <- NULL
+  failure <- NULL
   record <- function(theta) {
-    tryCatch(record_loglik(spec, theta), interrupt = function(e) {
+    out <- tryCatch(record_loglik(spec, theta), error = function(e) e, interrupt = function(e) {
       interrupted <<- e
       simpleError("interrupted")
     })
+    if (inherits(out, "condition")) failure <<- out
+    out
   }
   opt <- fg_maximize(record, working_start(spec, as.double(start)), spec$method, spec$control)
   if (!is.null(interrupted)) interrupt_again(interrupted)
+  if (inherits(opt, "extendr_error") && !is.null(failure) &&
+      startsWith(opt$value, "fit: the log-likelihood function failed")) {
+    failure$message <- opt$value
+    failure$call <- NULL
+    stop(failure)
+  }
   opt <- rust(opt)
   observations <- if (!is.null(spec$nobs)) as.numeric(spec$nobs) else opt$observations
   new_femtofit(opt, spec, observations, call)
@@ -228,13 +241,13 @@ build_parameters <- function(spec, theta) {
       return(transform_forward(tr, leaf))
     }
     if (!any(is_free)) return(natural)
-    if (is.matrix(natural)) {
-      stop(sprintf("fit: fixing some elements of the matrix parameter '%s' is not supported", name), call. = FALSE)
-    }
     leaf <- val(u[is_free])
     leaves[[length(leaves) + 1L]] <<- leaf
     S <- diag(length(natural))[, is_free, drop = FALSE]
-    S %*% transform_forward(tr, leaf) + ifelse(is_free, 0, natural)
+    # S %*% gives a one-column matrix: the parameter gets its own shape back
+    # (a vector stays a vector, so b[1] and length(b) mean what they did).
+    combined <- S %*% transform_forward(tr, leaf) + as.vector(ifelse(is_free, 0, natural))
+    if (is.matrix(natural)) matrix(combined, nrow(natural), ncol(natural)) else drop(combined)
   }, layout$names, natural_parts, working_parts, free_parts)
   list(values = stats::setNames(values, layout$names), leaves = leaves)
 }

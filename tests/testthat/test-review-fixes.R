@@ -145,3 +145,33 @@ test_that("an estimate on the boundary of a transform's domain warns, as glm doe
   expect_no_warning(res <- fit(function(mu, s) loglik_normal(mu, s, x), c(mu = 0, s = 1), transform = list(s = "positive")))
   expect_equal(unname(coef(res)), c(mean(x), sqrt(mean((x - mean(x))^2))), tolerance = 1e-7)
 })
+
+test_that("elements of matrix parameters can be fixed, and partly fixed vectors stay vectors", {
+  target <- matrix(c(1, -2, 3, 0.5), 2)
+  loglik <- function(B) -sum((B - target)^2)
+  res <- fit(loglik, list(B = matrix(0, 2, 2)), fixed = c(B1 = 7))
+  expect_equal(unname(coef(res)), c(7, -2, 3, 0.5), tolerance = 1e-8)
+  expect_equal(unname(se(res)), c(NA, rep(1 / sqrt(2), 3)), tolerance = 1e-8)   # -H = 2 I
+  # profile limits of -(b - t)^2: t +- sqrt(qchisq(0.95, 1) / 2), and no error flood on stderr
+  messages <- capture.output(ci <- confint(fit(loglik, list(B = matrix(0, 2, 2))), method = "profile"),
+                             type = "message")
+  expect_identical(messages, character(0))
+  half <- sqrt(stats::qchisq(0.95, 1) / 2)
+  expect_equal(unname(ci), cbind(as.vector(target) - half, as.vector(target) + half), tolerance = 1e-6)
+  shapes <- NULL
+  res <- fit(function(b) { shapes <<- c(shapes, is.null(dim(b))); -sum((b - 1:3)^2) }, list(b = c(0, 0, 0)),
+             fixed = c(b2 = 5))
+  expect_true(all(shapes))
+  expect_equal(unname(coef(res)), c(1, 5, 3), tolerance = 1e-8)
+})
+
+test_that("an error in the log-likelihood reaches the caller with its class and message, nothing on stderr", {
+  failing <- function(a) stop(structure(class = c("my_condition", "error", "condition"),
+                                        list(message = "my own words", call = NULL)))
+  expect_error(fit(failing, c(a = 0)), "fit: the log-likelihood function failed: my own words",
+               class = "my_condition")
+  messages <- capture.output(err <- tryCatch(fit(function(a) stop("plain"), c(a = 0)), error = identity),
+                             type = "message")
+  expect_identical(messages, character(0))
+  expect_false(grepl("lang!", conditionMessage(err), fixed = TRUE))
+})
