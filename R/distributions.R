@@ -147,7 +147,8 @@ regression <- function(name, beta, X, y) {
   if (length(y) != nrow(X)) {
     stop(sprintf("%s: y has length %d but X has %d rows", caller, length(y), nrow(X)), call. = FALSE)
   }
-  check_data(y, paste0("loglik_", name), "x")
+  if (name == "bernoulli_logit" && is.logical(y) && !is.object(y)) y <- as.double(y)   # TRUE/FALSE as glm takes them
+  check_data(y, caller, "y")
   node <- as_node(beta, caller)
   weights <- kernel_weights$current
   out <- wrap_node(fg_regression(name, node, as_doubles(X), dim(X), as_doubles(y),

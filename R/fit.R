@@ -292,6 +292,7 @@ femtofit_object <- function(opt, spec, observations, call) {
   if (!opt$converged) {
     warning(sprintf("fit: the %s optimiser did not converge: %s", spec$method, opt$message), call. = FALSE)
   }
+  warn_on_saturation(opt$saturated)
   coefficients <- spec$layout$start
   coefficients[spec$free] <- opt$par
   structure(list(
@@ -312,6 +313,20 @@ femtofit_object <- function(opt, spec, observations, call) {
     transforms = character(0),
     call = call
   ), class = "femtofit")
+}
+
+# Discrete kernels whose fitted probability of an observation is numerically
+# 1 at the estimate (`saturated`: counts named by kernel, from the engine):
+# the likelihood then keeps increasing as a parameter runs off to infinity
+# (separation in a logistic regression, all-zero counts), and glm() warns.
+warn_on_saturation <- function(saturated) {
+  if (!length(saturated)) return(invisible(NULL))
+  warning(sprintf(paste0("fit: fitted probabilities numerically 0 or 1 occurred (%s): the maximum lies at ",
+                         "infinity or on the boundary of the parameter space (separation, in a regression), ",
+                         "so standard errors, Wald intervals and tests are not valid"),
+                  paste(sprintf("%s: %d observation%s", names(saturated), as.integer(unlist(saturated)),
+                                ifelse(unlist(saturated) == 1, "", "s")), collapse = ", ")), call. = FALSE)
+  invisible(NULL)
 }
 
 #' Refit a model with some parameters fixed or from another start

@@ -175,3 +175,22 @@ test_that("an error in the log-likelihood reaches the caller with its class and 
   expect_identical(messages, character(0))
   expect_false(grepl("lang!", conditionMessage(err), fixed = TRUE))
 })
+
+test_that("separation in a logistic regression warns, as glm does", {
+  X <- cbind(1, c(-2, -1, -0.5, 0.5, 1, 2)); y <- c(0, 0, 0, 1, 1, 1)
+  glm_warned <- tryCatch({ glm.fit(X, y, family = binomial()); FALSE },
+                         warning = function(w) grepl("numerically 0 or 1", conditionMessage(w)))
+  expect_true(glm_warned)   # the oracle: glm sees the same problem here
+  expect_warning(fit(function(beta) loglik_logistic(beta, X, y), list(beta = c(0, 0))),
+                 "fitted probabilities numerically 0 or 1 occurred \\(loglik_logistic: [0-9]+ observations\\)")
+  # overlapping data: no warning, glm's estimates
+  set.seed(1); X <- cbind(1, rnorm(100)); y <- rbinom(100, 1, plogis(X %*% c(-1, 1)))
+  expect_no_warning(res <- fit(function(beta) loglik_logistic(beta, X, y), list(beta = c(0, 0))))
+  expect_equal(unname(coef(res)), unname(coef(glm(y ~ X[, 2], family = binomial))), tolerance = 1e-6)
+  # logical y is taken as 0/1, as glm takes it; other data name the function and y
+  res <- fit(function(beta) loglik_logistic(beta, X, y == 1), list(beta = c(0, 0)))
+  expect_equal(unname(coef(res)), unname(coef(glm(y == 1 ~ X[, 2], family = binomial))), tolerance = 1e-6)
+  expect_error(loglik_logistic(val(c(0, 0)), X, as.character(y)),
+               "loglik_logistic: y must be plain numeric data, got an object of class 'character'")
+  expect_error(loglik_logistic(val(c(0, 0)), X, y + 0.5), "^loglik_logistic: y\\[[0-9]+\\] = ")
+})

@@ -82,6 +82,16 @@ pub trait Rule: Debug {
         None
     }
 
+    /// For log-likelihood kernels of discrete distributions: how many
+    /// observations have a fitted probability of numerically 1 for what
+    /// was observed (a probability of 0 or 1, a Poisson mean of 0). At a
+    /// maximum that means the likelihood keeps increasing towards a
+    /// parameter at infinity (separation in a logistic regression), where
+    /// standard errors mean nothing. `None` for every other operation.
+    fn saturated(&self, _site: &Site) -> Option<usize> {
+        None
+    }
+
     /// For log-likelihood kernels: the forward tangents observation by
     /// observation, an n x dirs batch whose (i, k) entry is the derivative
     /// of observation i's (weighted) log-density along direction k,

@@ -9,7 +9,7 @@ use femtograd_engine::backward::value_and_gradient;
 use femtograd_engine::kernels::{record_kernel, record_regression, KernelData};
 use femtograd_engine::linalg::inverse_spd;
 use femtograd_engine::replay::{Recording, Replayed};
-use femtograd_engine::tape::{kernel_observations, observation_count};
+use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
 use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
@@ -213,10 +213,20 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
     let (control, replay) = control_from_r(&control)?;
     let mut objective = RecordedLoglik { record, replay, current: None, recordings: 0 };
     let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
-    let observations = match observation_count(&objective.at(&out.par).map_err(r_error)?.0) {
+    let root = objective.at(&out.par).map_err(r_error)?.0;
+    let observations = match observation_count(&root) {
         Some(n) => r!(n as f64),
         None => r!(NA_REAL),
     };
+    // Discrete kernels with fitted probabilities of numerically 0 or 1 at
+    // the estimate, by kernel name: count of such observations.
+    let saturated = saturated_observations(&root);
+    let saturated: Robj = List::from_names_and_values(
+        saturated.iter().map(|(name, _)| *name),
+        saturated.iter().map(|(_, n)| *n as f64),
+    )
+    .map(Robj::from)
+    .unwrap_or_else(|_| r!(NULL));
     let p = out.par.len();
     let hessian: Robj = match &out.hessian {
         Some(h) => RMatrix::new_matrix(p, p, |i, j| h[i + j * p]).into(),
@@ -232,6 +242,7 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
         converged = out.converged,
         message = out.message,
         observations = observations,
+        saturated = saturated,
         recordings = objective.recordings as i32
     )
     .into())

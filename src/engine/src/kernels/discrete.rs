@@ -26,6 +26,7 @@ impl Poisson {
 
 impl Density<1> for Poisson {
     const NAME: &'static str = "loglik_poisson";
+    const DISCRETE: bool = true;
     const PARAMS: [&'static str; 1] = ["lambda"];
 
     fn observations(&self) -> usize {
@@ -112,6 +113,7 @@ impl Binomial {
 
 impl Density<1> for Binomial {
     const NAME: &'static str = "loglik_binomial";
+    const DISCRETE: bool = true;
     const PARAMS: [&'static str; 1] = ["p"];
 
     fn observations(&self) -> usize {
@@ -151,6 +153,7 @@ impl Bernoulli {
 
 impl Density<1> for Bernoulli {
     const NAME: &'static str = "loglik_bernoulli";
+    const DISCRETE: bool = true;
     const PARAMS: [&'static str; 1] = ["p"];
 
     fn observations(&self) -> usize {
@@ -203,6 +206,7 @@ const DIRECT_SUM_BELOW: f64 = 32.0;
 
 impl Density<2> for NegBinom {
     const NAME: &'static str = "loglik_negbinom";
+    const DISCRETE: bool = true;
     const PARAMS: [&'static str; 2] = ["r", "p"];
 
     fn observations(&self) -> usize {

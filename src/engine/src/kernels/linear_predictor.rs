@@ -219,6 +219,14 @@ impl<D: Density<1>> Rule for LinearPredictor<D> {
         Some(self.dims().0)
     }
 
+    fn saturated(&self, site: &Site) -> Option<usize> {
+        let (n, p) = self.dims();
+        let beta = site.inputs.first().filter(|b| b.numel() == p)?;
+        let mut eta = vec![0.0; n];
+        gemm(view_mut(&mut eta, n, 1), view(&self.design.data, n, p), view(&beta.data, p, 1));
+        self.kernel.saturated_at(|i| [eta[i]])
+    }
+
     fn observation_jvp(&self, _site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
         let (n, p) = self.dims();
         let mut out = Batch::zeros(n, dirs);

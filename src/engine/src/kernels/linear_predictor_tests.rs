@@ -108,11 +108,11 @@ fn one_node_regression_errors_name_the_kernel() {
     let x = design(5);
     assert_eq!(
         err("bernoulli_logit", v(&[1.0, 2.0]), x.clone(), responses("bernoulli_logit", 5)),
-        "loglik_bernoulli_logit: beta has length 2 but X has 3 columns"
+        "loglik_logistic: beta has length 2 but X has 3 columns"
     );
     assert_eq!(
         err("bernoulli_logit", v(&[1.0, 2.0, 3.0]), x.clone(), vec![0.0, 1.0, 2.0, 0.0, 1.0]),
-        "loglik_bernoulli_logit: y[3] = 2 is outside the support (0 or 1)"
+        "loglik_logistic: y[3] = 2 is outside the support (0 or 1)"
     );
     assert_eq!(
         err("poisson_log", v(&[1.0, 2.0, 3.0]), x.clone(), vec![0.0; 4]),

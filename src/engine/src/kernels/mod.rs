@@ -111,6 +111,10 @@ pub trait Density<const K: usize>: Debug + 'static {
     const PARAMS: [&'static str; K];
     /// What the error messages call the data.
     const DATA: &'static str = "x";
+    /// Whether the log-density is the log of a probability (a discrete
+    /// distribution): then an observation whose log-density is numerically
+    /// 0 has a fitted probability of 1, see `Rule::saturated`.
+    const DISCRETE: bool = false;
 
     /// Number of observations n.
     fn observations(&self) -> usize;
@@ -313,6 +317,19 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
         &self.density
     }
 
+    /// `Rule::saturated` with the parameters of observation i given by
+    /// `theta(i)`: the observations (of non-zero weight) whose fitted
+    /// probability is numerically 1; `None` for continuous densities.
+    pub(crate) fn saturated_at(&self, theta: impl Fn(usize) -> [f64; K]) -> Option<usize> {
+        if !D::DISCRETE {
+            return None;
+        }
+        let count = (0..self.density.observations())
+            .filter(|&i| self.weight(i) > 0.0 && self.density.log_density(i, theta(i)) > -SATURATED)
+            .count();
+        Some(count)
+    }
+
     pub fn weights(&self) -> Option<&[f64]> {
         self.weights.as_deref()
     }
@@ -362,6 +379,10 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
         Ok(per_obs)
     }
 }
+
+/// A fitted probability within this of 1 counts as 1 (glm()'s threshold for
+/// "fitted probabilities numerically 0 or 1": 10 machine epsilons).
+const SATURATED: f64 = 10.0 * f64::EPSILON;
 
 /// Observations per block in the forward-mode and second-order sweeps: the
 /// partials of a block are computed once and then used for every
@@ -597,6 +618,11 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
     /// The cached partials belong to the old parameter values.
     fn forget(&self) {
         *self.cache.borrow_mut() = Cache::default();
+    }
+
+    fn saturated(&self, site: &Site) -> Option<usize> {
+        let per_obs = self.layout(site.inputs).ok()?;
+        self.saturated_at(|i| theta_at(site.inputs, &per_obs, i))
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {

@@ -23,7 +23,8 @@ impl BernoulliLogit {
 }
 
 impl Density<1> for BernoulliLogit {
-    const NAME: &'static str = "loglik_bernoulli_logit";
+    const NAME: &'static str = "loglik_logistic";
+    const DISCRETE: bool = true;
     const PARAMS: [&'static str; 1] = ["eta"];
     const DATA: &'static str = "y";
 
@@ -77,6 +78,7 @@ impl PoissonLog {
 
 impl Density<1> for PoissonLog {
     const NAME: &'static str = "loglik_poisson_log";
+    const DISCRETE: bool = true;
     const PARAMS: [&'static str; 1] = ["eta"];
     const DATA: &'static str = "y";
 

@@ -616,7 +616,7 @@ fn data_outside_the_support_is_an_error_with_its_index() {
             "bernoulli_logit",
             d(vec![1.0, 0.5]),
             vec![s(0.0)],
-            "loglik_bernoulli_logit: y[2] = 0.5 is outside the support (0 or 1)",
+            "loglik_logistic: y[2] = 0.5 is outside the support (0 or 1)",
         ),
         (
             "beta",
@@ -694,7 +694,7 @@ fn shape_and_argument_errors_name_the_kernel() {
     );
     assert_eq!(
         error("bernoulli_logit", KernelData::new(vec![0.0, 1.0]), &[v(&[1.0, 2.0, 3.0])]),
-        "loglik_bernoulli_logit: eta has length 3 but y has length 2"
+        "loglik_logistic: eta has length 3 but y has length 2"
     );
     assert_eq!(
         error("gamma", KernelData::new(vec![1.0, 2.0]), &[s(1.0), v(&[1.0, 2.0, 3.0])]),
@@ -730,7 +730,8 @@ fn kernels_report_their_number_of_observations() {
         let params: Vec<Var> = c.params.iter().cloned().map(Var::leaf).collect();
         let n = c.data.x.len();
         let ll = record_kernel(c.name, &params, c.data).unwrap();
-        let name = format!("loglik_{}", c.name);
+        // the logistic kernel is named after the R function that records it
+        let name = if c.name == "bernoulli_logit" { "loglik_logistic".to_string() } else { format!("loglik_{}", c.name) };
         assert_eq!(crate::tape::kernel_observations(&ll), vec![(ll.rule_name().unwrap(), n)], "{}", c.label);
         assert_eq!(ll.rule_name().unwrap(), name);
         assert!(ll.value().is_scalar());

@@ -149,11 +149,11 @@ fn bad_weights_are_errors_naming_the_kernel() {
     );
     assert_eq!(
         error("bernoulli_logit", KernelData::new(vec![0.0, 1.0]).weighted(Some(vec![f64::INFINITY, 1.0])), &[s(0.0)]),
-        "loglik_bernoulli_logit: weights[1] = Inf is not a non-negative number"
+        "loglik_logistic: weights[1] = Inf is not a non-negative number"
     );
     assert_eq!(
         error("bernoulli_logit", KernelData::new(vec![0.0, 1.0]).weighted(Some(vec![1.0])), &[s(0.0)]),
-        "loglik_bernoulli_logit: weights has length 1 but y has length 2"
+        "loglik_logistic: weights has length 1 but y has length 2"
     );
 }
 

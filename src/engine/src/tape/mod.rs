@@ -29,7 +29,7 @@ mod replay_tests;
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use crate::rule::Rule;
+use crate::rule::{Rule, Site};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -618,6 +618,26 @@ pub fn kernel_observations(root: &Var) -> Vec<(&'static str, usize)> {
     (0..=r)
         .filter(|&i| reached[i])
         .filter_map(|i| tape.nodes[i].rule.as_ref().and_then(|rule| rule.observations().map(|n| (rule.name(), n))))
+        .collect()
+}
+
+/// Every discrete log-likelihood kernel that `root` depends on and that has
+/// observations with a fitted probability of numerically 1 (see
+/// `Rule::saturated`), with its name and the number of such observations.
+pub fn saturated_observations(root: &Var) -> Vec<(&'static str, usize)> {
+    let (cell, r) = root.resolve();
+    let tape = cell.tape();
+    let reached = reachable(&tape, r);
+    (0..=r)
+        .filter(|&i| reached[i])
+        .filter_map(|i| {
+            let rule = tape.nodes[i].rule.as_ref()?;
+            rule.observations()?;
+            let values = tape.input_values(i);
+            let inputs: Vec<&Tensor> = values.iter().collect();
+            let count = rule.saturated(&Site { inputs: &inputs, output: &tape.nodes[i].value })?;
+            (count > 0).then(|| (rule.name(), count))
+        })
         .collect()
 }
 
