@@ -74,9 +74,10 @@ hessian_vector <- function(f, params, v) {
   rec <- record_function(f, params, "hessian_vector")
   labels <- parameter_labels(params)
   p <- parameter_count(params)
-  if (!is.numeric(v) || length(v) != p) {
-    stop(sprintf("hessian_vector: v must be numeric of length %d (one entry per parameter element), got length %d",
-                 p, length(v)), call. = FALSE)
+  if (!is.numeric(v) || is_value(v) || length(v) != p) {
+    stop(sprintf("hessian_vector: v must be numeric of length %d (one entry per parameter element), got %s", p,
+                 if (is.numeric(v) && !is_value(v)) sprintf("length %d", length(v))
+                 else sprintf("an object of class '%s'", paste(class(v), collapse = "/"))), call. = FALSE)
   }
   hv <- if (is.null(rec$output)) numeric(p) else rust(fg_hessian_vector(rec$output, rec$params, as.double(v)))$hessian_vector
   stats::setNames(hv, labels)

@@ -194,3 +194,11 @@ test_that("separation in a logistic regression warns, as glm does", {
                "loglik_logistic: y must be plain numeric data, got an object of class 'character'")
   expect_error(loglik_logistic(val(c(0, 0)), X, y + 0.5), "^loglik_logistic: y\\[[0-9]+\\] = ")
 })
+
+test_that("hessian_vector: a v that is not numbers says what it is", {
+  f <- function(p) sum(p[[1]]^2)
+  expect_error(hessian_vector(f, list(val(c(1, 2))), v = c("a", "b")),
+               "v must be numeric of length 2 \\(one entry per parameter element\\), got an object of class 'character'")
+  expect_error(hessian_vector(f, list(val(c(1, 2))), v = 1), "got length 1")
+  expect_equal(hessian_vector(f, list(val(c(1, 2))), v = c(1, -1)), c(2, -2))   # H = 2 I
+})
