@@ -93,6 +93,7 @@ Summary.femtograd_value <- function(..., na.rm = FALSE) {
   if (!f %in% c("sum", "prod")) {
     stop(sprintf("%s: not supported for femtograd values (supported: sum, prod, max, min, range)", f), call. = FALSE)
   }
+  if (f == "sum" && !is.null(fused <- kernel_sum(args))) return(fused)
   reduced <- lapply(args, function(a) wrap_node(fg_reduce(f, as_node(a, f))))
   Reduce(if (f == "sum") `+` else `*`, reduced)
 }

@@ -18,7 +18,8 @@ use femtograd_engine::Var;
 use crate::convert::{data_from_r, r_error, tensor_from_r, var_from_r, var_to_r, vars_from_r};
 
 // One kernel node; `size` is NULL except for the binomial, `weights` NULL
-// except while the bootstrap refits.
+// except while the bootstrap refits; `counted` FALSE for a kernel standing in
+// for the sum of a density written in R (it reports no observations).
 #[extendr]
 fn fg_kernel(
     name: &str,
@@ -26,12 +27,14 @@ fn fg_kernel(
     x: Robj,
     size: Nullable<Vec<f64>>,
     weights: Nullable<Vec<f64>>,
+    counted: bool,
 ) -> Result<Robj> {
     let x = data_from_r(&x, "x")?;
     let data = match size {
         Nullable::NotNull(s) => KernelData::with_size(x, s),
         Nullable::Null => KernelData::new(x),
     };
+    let data = if counted { data } else { data.uncounted() };
     let weights = match weights {
         Nullable::NotNull(w) => Some(w),
         Nullable::Null => None,

@@ -208,6 +208,11 @@ pub struct Fused<D, const K: usize> {
     density: D,
     /// One non-negative weight per observation; `None` is all ones.
     weights: Option<Vec<f64>>,
+    /// Whether the node reports its observations (for nobs(), the
+    /// bootstrap and per-observation scores). A kernel that stands in for
+    /// the sum of a density written in R (`sum(dnorm(x, ..., log = TRUE))`)
+    /// does not: it must behave exactly as that sum, which has none.
+    counted: bool,
     /// Partials already computed. A recorded node's inputs never change, so
     /// neither do its partials: the three sweeps of a Hessian (jvp, vjp,
     /// vjp_dot) evaluate them once instead of three times.
@@ -295,7 +300,7 @@ impl<const K: usize> Table<K> {
 
 impl<D: Density<K>, const K: usize> Fused<D, K> {
     pub fn new(density: D) -> Self {
-        Fused { density, weights: None, cache: RefCell::new(Cache::default()) }
+        Fused { density, weights: None, counted: true, cache: RefCell::new(Cache::default()) }
     }
 
     /// The same kernel with observation weights (`None`: unweighted), which
@@ -621,6 +626,9 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
     }
 
     fn saturated(&self, site: &Site) -> Option<usize> {
+        if !self.counted {
+            return None;
+        }
         let per_obs = self.layout(site.inputs).ok()?;
         self.saturated_at(|i| theta_at(site.inputs, &per_obs, i))
     }
@@ -790,10 +798,13 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
     }
 
     fn observations(&self) -> Option<usize> {
-        Some(self.density.observations())
+        self.counted.then(|| self.density.observations())
     }
 
     fn observation_jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
+        if !self.counted {
+            return None;
+        }
         let n = self.density.observations();
         let per_obs = per_observation::<K>(site.inputs);
         let mut out = Batch::zeros(n, dirs);
@@ -882,18 +893,24 @@ pub struct KernelData {
     pub x: Data,
     pub size: Option<Vec<f64>>,
     pub weights: Option<Vec<f64>>,
+    /// Whether the kernel reports its observations (see `Fused::counted`).
+    pub counted: bool,
 }
 
 impl KernelData {
     pub fn new(x: impl Into<Data>) -> Self {
-        KernelData { x: x.into(), size: None, weights: None }
+        KernelData { x: x.into(), size: None, weights: None, counted: true }
     }
     pub fn with_size(x: impl Into<Data>, size: Vec<f64>) -> Self {
-        KernelData { x: x.into(), size: Some(size), weights: None }
+        KernelData { x: x.into(), size: Some(size), weights: None, counted: true }
     }
     /// The same data with observation weights (`None`: unweighted).
     pub fn weighted(self, weights: Option<Vec<f64>>) -> Self {
         KernelData { weights, ..self }
+    }
+    /// The same data for a kernel that reports no observations.
+    pub fn uncounted(self) -> Self {
+        KernelData { counted: false, ..self }
     }
 }
 
@@ -931,26 +948,26 @@ pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var
     if !KERNEL_NAMES.contains(&name) {
         bail!("unknown log-likelihood kernel '{name}' (known: {})", KERNEL_NAMES.join(", "));
     }
-    let KernelData { x, size, weights } = data;
+    let KernelData { x, size, weights, counted } = data;
     if size.is_some() && name != "binomial" {
         bail!("loglik_{name}: size is only used by the binomial kernel");
     }
     match name {
-        "normal" => fused(params, weights, || Normal::new(x)),
-        "exponential" => fused(params, weights, || Exponential::new(x)),
-        "poisson" => fused(params, weights, || Poisson::new(x.to_vec())),
+        "normal" => fused(params, weights, counted, || Normal::new(x)),
+        "exponential" => fused(params, weights, counted, || Exponential::new(x)),
+        "poisson" => fused(params, weights, counted, || Poisson::new(x.to_vec())),
         "binomial" => {
             let Some(size) = size else { bail!("loglik_binomial: size (the number of trials) is missing") };
-            fused(params, weights, || Binomial::new(x.to_vec(), size))
+            fused(params, weights, counted, || Binomial::new(x.to_vec(), size))
         }
-        "bernoulli" => fused(params, weights, || Bernoulli::new(x.to_vec())),
-        "gamma" => fused(params, weights, || Gamma::new(x)),
-        "beta" => fused(params, weights, || Beta::new(x)),
-        "negbinom" => fused(params, weights, || NegBinom::new(x.to_vec())),
-        "weibull" => fused(params, weights, || Weibull::new(x)),
-        "pareto" => fused(params, weights, || Pareto::new(x)),
-        "bernoulli_logit" => fused(params, weights, || BernoulliLogit::new(x.to_vec())),
-        "poisson_log" => fused(params, weights, || PoissonLog::new(x.to_vec())),
+        "bernoulli" => fused(params, weights, counted, || Bernoulli::new(x.to_vec())),
+        "gamma" => fused(params, weights, counted, || Gamma::new(x)),
+        "beta" => fused(params, weights, counted, || Beta::new(x)),
+        "negbinom" => fused(params, weights, counted, || NegBinom::new(x.to_vec())),
+        "weibull" => fused(params, weights, counted, || Weibull::new(x)),
+        "pareto" => fused(params, weights, counted, || Pareto::new(x)),
+        "bernoulli_logit" => fused(params, weights, counted, || BernoulliLogit::new(x.to_vec())),
+        "poisson_log" => fused(params, weights, counted, || PoissonLog::new(x.to_vec())),
         _ => bail!("loglik_{name}: listed in kernel_names() but not implemented"),
     }
 }
@@ -975,7 +992,7 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelDat
         let rule = LinearPredictor::new(Fused::new(make()?).with_weights(weights)?, design)?;
         Var::apply(std::rc::Rc::new(rule), &[beta.into()])
     }
-    let KernelData { x, size, weights } = data;
+    let KernelData { x, size, weights, .. } = data;
     if size.is_some() {
         bail!("loglik_{name}: size is only used by the binomial kernel");
     }
@@ -991,13 +1008,15 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelDat
 fn fused<D: Density<K>, const K: usize>(
     params: &[Var],
     weights: Option<Vec<f64>>,
+    counted: bool,
     make: impl FnOnce() -> Result<D>,
 ) -> Result<Var> {
     if params.len() != K {
         bail!("{}: needs {} ({}), got {}", D::NAME, count(K), D::PARAMS.join(", "), params.len());
     }
     let inputs: Vec<Operand> = params.iter().map(Operand::from).collect();
-    Var::apply(std::rc::Rc::new(Fused::new(make()?).with_weights(weights)?), &inputs)
+    let rule = Fused { counted, ..Fused::new(make()?).with_weights(weights)? };
+    Var::apply(std::rc::Rc::new(rule), &inputs)
 }
 
 /// A number as R prints it in a message (Inf, NaN; no trailing ".0").
