@@ -1,39 +1,52 @@
-# sum(d<dist>(x, ..., log = TRUE)) as one fused kernel node.
+# stats' densities over plain data as the engine's density nodes.
 #
-# A log-likelihood is most often written as the sum of a log-density over
-# data. Recorded as written, that is a handful of elementwise operations
-# per observation, and its value, gradient and Hessian cost as many sweeps
-# over n; the loglik_* kernels compute all three in one pass (with scalar
-# parameters, from sums over the data that never change). So a d-function
-# whose data are plain numbers returns its log-densities as usual, and its
-# handle also carries how to record their sum as the matching kernel;
-# sum() of that very handle (nothing done to it in between) records the
-# kernel instead of summing. The elementwise nodes are then not under the
-# model's output, and a replay never evaluates them again.
+# A log-likelihood is most often a sum of log-densities over data, or some
+# other use of each observation's log-density (a mixture, a zero-inflated
+# count, a censored subset). Written as R formulas on values, a
+# log-density is a handful of elementwise operations per observation, each
+# a node and a sweep over n for the value, the gradient and the Hessian.
+# The loglik_* kernels know each density's first and second partials, so:
 #
-# The kernel is recorded "uncounted": it reports no observations, so
-# nobs(), the bootstrap and the sandwich treat it exactly as the sum they
-# replace (a bootstrap that weighted the d-function's observations but not
-# the rest of a hand-written model would resample it wrongly).
+# * the log-densities are one node (the kernel's "pointwise" form): one
+#   pass over the observations per sweep;
+# * their sum, sum(d<dist>(x, ..., log = TRUE)), is the kernel itself (with
+#   shared parameters, computed from sums of the data that never change):
+#   the log-densities' handle carries how to record it, and sum() of that
+#   very handle (nothing done to it in between) records it instead of
+#   summing. The log-densities are then not under the model's output, and
+#   a replay never evaluates them again.
+#
+# The sum is recorded "uncounted": it reports no observations, so nobs(),
+# the bootstrap and the sandwich treat it exactly as the sum it replaces (a
+# bootstrap that weighted the d-function's observations but not the rest
+# of a hand-written model, a tobit's censored part say, would resample it
+# wrongly).
 
-# `log_density` with the recipe for its sum attached, when the shapes allow:
-# plain data `x` with one value per element and parameters of length one or
-# n. `size` is the binomial's (plain numbers).
-with_kernel_sum <- function(log_density, name, params, x, size = NULL) {
+# The density (or its log) of kernel `name` at `params` for data `x`, as
+# one node where the shapes allow it (plain data, one value per element,
+# parameters of length one or n) and the kernel accepts the data; else
+# `formula()`, the log-density written with the engine's operations.
+# `size` is the binomial's (plain numbers).
+density_node <- function(log, name, params, x, formula, size = NULL) {
+  log_density <- if (fits_kernel(x, params, size)) {
+    if (!is.null(size)) size <- rep_len(as.double(size), length(x))
+    # data the kernel refuses (a count that is not an integer, a value
+    # outside the support) keep the formula and what it gives there
+    tryCatch(kernel(name, params, x, size, form = "pointwise"), error = function(e) NULL)
+  }
+  if (is.null(log_density)) return(density_or_log(formula(), log))
+  if (!isTRUE(log)) return(exp(log_density))
+  attr(log_density, "femtograd_sum") <- function() kernel(name, params, x, size, form = "uncounted")
+  log_density
+}
+
+fits_kernel <- function(x, params, size) {
   n <- length(x)
   plain_data <- function(d) is.numeric(d) && !is.object(d) && is.null(dim(d)) && !anyNA(d)
-  fits <- n > 0L && plain_data(x) && length(log_density) == n && is.null(dim(log_density)) &&
-    all(vapply(params, function(p) (is_value(p) || plain_data(p)) && length(p) %in% c(1L, n) &&
-                 is.null(dim(p)), logical(1))) &&
+  n > 0L && plain_data(x) &&
+    all(vapply(params, function(p) (is_value(p) || plain_data(p)) && is.null(dim(p)) &&
+                 length(p) %in% c(1L, n), logical(1))) &&
     (is.null(size) || (plain_data(size) && length(size) %in% c(1L, n)))
-  if (!fits) return(log_density)
-  if (!is.null(size)) size <- rep_len(as.double(size), n)
-  attr(log_density, "femtograd_sum") <- function() {
-    # data the kernel refuses (a count that is not an integer, a value
-    # outside the support) keep the elementwise sum and what it gives
-    tryCatch(kernel(name, params, x, size, counted = FALSE), error = function(e) NULL)
-  }
-  log_density
 }
 
 # The kernel standing in for sum(x), or NULL when x carries none.

@@ -46,17 +46,17 @@
 #' @name loglik
 NULL
 
-kernel <- function(name, params, x, size = NULL, counted = TRUE) {
+kernel <- function(name, params, x, size = NULL, form = "counted") {
   caller <- paste0("loglik_", name)
   check_data(x, caller, "x")
   if (!is.null(size)) check_data(size, caller, "size")
   any_value <- any(vapply(params, is_value, logical(1)))
   nodes <- lapply(params, as_node, caller = caller)
-  # an uncounted kernel stands in for a sum written in R, which the
-  # bootstrap's weights never reach
-  weights <- if (counted) kernel_weights$current
+  # the other forms stand in for densities written in R, which the
+  # bootstrap's weights never reach (see density_node())
+  weights <- if (form == "counted") kernel_weights$current
   out <- wrap_node(fg_kernel(name, nodes, as_doubles(x), if (is.null(size)) NULL else as.double(size),
-                             if (is.null(weights)) NULL else as.double(weights), counted))
+                             if (is.null(weights)) NULL else as.double(weights), form))
   if (any_value) out else value_of(out)
 }
 

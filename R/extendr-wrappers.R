@@ -37,7 +37,7 @@ fg_hessian_vector <- function(root, params, v) .Call(wrap__fg_hessian_vector, ro
 
 fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
-fg_kernel <- function(name, params, x, size, weights, counted) .Call(wrap__fg_kernel, name, params, x, size, weights, counted)
+fg_kernel <- function(name, params, x, size, weights, form) .Call(wrap__fg_kernel, name, params, x, size, weights, form)
 
 fg_regression <- function(name, beta, x, dim, y, weights) .Call(wrap__fg_regression, name, beta, x, dim, y, weights)
 

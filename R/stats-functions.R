@@ -23,16 +23,18 @@
 #' base R's `beta`, `lbeta`, and `choose`, `lchoose` in `n` (for positive
 #' arguments and an integer `k` with 0 <= k <= n, through `lgamma`).
 #'
-#' `sum(dnorm(x, mean, sd, log = TRUE))` over plain data `x` (with
-#' parameters of length one or `length(x)`) is recorded as one fused node,
-#' the matching [loglik] kernel, as fast as calling it; likewise for
-#' `dexp`, `dgamma`, `dbeta`, `dpois`, `dbinom`, `dnbinom` and `dweibull`.
-#' Unlike a `loglik_*()` call, it reports no observations (see [nobs()]):
-#' it is exactly the sum it replaces.
+#' Over plain data `x` (with parameters of length one or `length(x)`),
+#' `dnorm`, `dexp`, `dgamma`, `dbeta`, `dpois`, `dbinom`, `dnbinom` and
+#' `dweibull` record their densities as one node with the density's own
+#' derivatives, and `sum(d...(x, ..., log = TRUE))` as the matching
+#' [loglik] kernel, as fast as calling it. Unlike a `loglik_*()` call, that
+#' sum reports no observations (see [nobs()]): it is exactly the sum it
+#' replaces.
 #'
-#' Values are not checked against the support (a negative `sd` gives NaN
-#' rather than stats' warning); data outside the support give what the
-#' formula gives, e.g. `dpois(-1, val(2))` is not 0.
+#' Values are not checked against the support: a parameter outside its
+#' domain (a negative `sd`) gives NaN or `-Inf` rather than stats' warning;
+#' data outside the support give what the formula gives, e.g.
+#' `dpois(-1, val(2))` is not 0.
 #'
 #' @param x,q Data or quantiles (values or numbers).
 #' @param p Probabilities.
@@ -62,16 +64,11 @@ lbeta_value <- function(a, b) lgamma(a) + lgamma(b) - lgamma(a + b)
 lchoose_value <- function(n, k) lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
 density_or_log <- function(log_density, log) if (isTRUE(log)) log_density else exp(log_density)
 
-# The log-densities, or the densities; with log = TRUE, carrying the kernel
-# that sum() records in their place (see with_kernel_sum()).
-log_density_or_density <- function(log_density, log, kernel, params, x, size = NULL) {
-  if (!isTRUE(log)) return(exp(log_density))
-  with_kernel_sum(log_density, kernel, params, x, size)
-}
-
 value_methods("dnorm", c("x", "mean", "sd"), function(x, mean = 0, sd = 1, log = FALSE) {
-  z <- (x - mean) / sd
-  log_density_or_density(-0.5 * (z * z) - log(sd) - 0.5 * log_2pi, log, "normal", list(mean, sd), x)
+  density_node(log, "normal", list(mean, sd), x, function() {
+    z <- (x - mean) / sd
+    -0.5 * (z * z) - log(sd) - 0.5 * log_2pi
+  })
 })
 
 value_methods("dlnorm", c("x", "meanlog", "sdlog"), function(x, meanlog = 0, sdlog = 1, log = FALSE) {
@@ -81,45 +78,50 @@ value_methods("dlnorm", c("x", "meanlog", "sdlog"), function(x, meanlog = 0, sdl
 })
 
 value_methods("dexp", c("x", "rate"), function(x, rate = 1, log = FALSE) {
-  log_density_or_density(log(rate) - rate * x, log, "exponential", list(rate), x)
+  density_node(log, "exponential", list(rate), x, function() log(rate) - rate * x)
 })
 
 value_methods("dgamma", c("x", "shape", "rate", "scale"), function(x, shape, rate = 1, scale = 1 / rate, log = FALSE) {
   if (!missing(scale)) rate <- 1 / scale
-  log_density_or_density(shape * log(rate) + (shape - 1) * log(x) - rate * x - lgamma(shape), log,
-                         "gamma", list(shape, rate), x)
+  density_node(log, "gamma", list(shape, rate), x, function() {
+    shape * log(rate) + (shape - 1) * log(x) - rate * x - lgamma(shape)
+  })
 })
 
 value_methods("dbeta", c("x", "shape1", "shape2"), function(x, shape1, shape2, ncp = 0, log = FALSE) {
   if (!missing(ncp)) stop("dbeta: ncp is not supported for femtograd values", call. = FALSE)
-  log_density_or_density((shape1 - 1) * log(x) + (shape2 - 1) * log1p(-x) - lbeta_value(shape1, shape2), log,
-                         "beta", list(shape1, shape2), x)
+  density_node(log, "beta", list(shape1, shape2), x, function() {
+    (shape1 - 1) * log(x) + (shape2 - 1) * log1p(-x) - lbeta_value(shape1, shape2)
+  })
 })
 
 value_methods("dpois", c("x", "lambda"), function(x, lambda, log = FALSE) {
-  log_density_or_density(x * log(lambda) - lambda - lgamma(x + 1), log, "poisson", list(lambda), x)
+  density_node(log, "poisson", list(lambda), x, function() x * log(lambda) - lambda - lgamma(x + 1))
 })
 
 value_methods("dbinom", c("x", "size", "prob"), function(x, size, prob, log = FALSE) {
-  log_density <- lchoose_value(size, x) + x * log(prob) + (size - x) * log1p(-prob)
-  if (is_value(size)) return(density_or_log(log_density, log))
-  log_density_or_density(log_density, log, "binomial", list(prob), x, size)
+  formula <- function() lchoose_value(size, x) + x * log(prob) + (size - x) * log1p(-prob)
+  if (is_value(size)) return(density_or_log(formula(), log))
+  density_node(log, "binomial", list(prob), x, formula, size)
 })
 
 value_methods("dnbinom", c("x", "size", "prob", "mu"), function(x, size, prob, mu, log = FALSE) {
   if (!missing(mu) && !missing(prob)) stop("dnbinom: give prob or mu, not both", call. = FALSE)
-  # log prob and log(1 - prob), from mu where it is given: prob = size / (size + mu).
-  if (!missing(mu)) {
-    prob <- size / (size + mu)
-    log_total <- log(size + mu)
-    log_p <- log(size) - log_total
-    log_q <- log(mu) - log_total
-  } else {
-    log_p <- log(prob)
-    log_q <- log1p(-prob)
-  }
-  log_density_or_density(lgamma(x + size) - lgamma(size) - lgamma(x + 1) + size * log_p + x * log_q, log,
-                         "negbinom", list(size, prob), x)
+  by_mean <- !missing(mu)
+  if (by_mean) prob <- size / (size + mu)
+  density_node(log, "negbinom", list(size, prob), x, function() {
+    # log prob and log(1 - prob); from mu where it is given, without the
+    # cancellation of 1 - prob for small mu
+    if (by_mean) {
+      log_total <- log(size + mu)
+      log_p <- log(size) - log_total
+      log_q <- log(mu) - log_total
+    } else {
+      log_p <- log(prob)
+      log_q <- log1p(-prob)
+    }
+    lgamma(x + size) - lgamma(size) - lgamma(x + 1) + size * log_p + x * log_q
+  })
 })
 
 value_methods("dgeom", c("x", "prob"), function(x, prob, log = FALSE) {
@@ -127,9 +129,10 @@ value_methods("dgeom", c("x", "prob"), function(x, prob, log = FALSE) {
 })
 
 value_methods("dweibull", c("x", "shape", "scale"), function(x, shape, scale = 1, log = FALSE) {
-  z <- x / scale
-  log_density_or_density(log(shape) - log(scale) + (shape - 1) * log(z) - z^shape, log,
-                         "weibull", list(shape, scale), x)
+  density_node(log, "weibull", list(shape, scale), x, function() {
+    z <- x / scale
+    log(shape) - log(scale) + (shape - 1) * log(z) - z^shape
+  })
 })
 
 value_methods("dlogis", c("x", "location", "scale"), function(x, location = 0, scale = 1, log = FALSE) {

@@ -8,7 +8,11 @@
 # value and numDeriv's.
 check_density_sum <- function(label, d, theta) {
   expect_false(is.null(attr(d(val(theta)), "femtograd_sum")), label = paste(label, "fused"))
-  f <- function(t) sum(d(t))
+  check_exact(label, function(t) sum(d(t)), theta)
+}
+
+# f(theta) on values against f on numbers (value) and numDeriv (derivatives).
+check_exact <- function(label, f, theta) {
   g <- function(p) f(p[[1]])
   on_value <- g(list(val(theta)))
   expect_equal(value_of(on_value), f(theta), tolerance = 1e-10, label = label)
@@ -40,6 +44,23 @@ test_that("sums of log-densities over data equal stats' and have exact derivativ
   check_density_sum("dnbinom mu", function(t) dnbinom(xp, size = exp(t[1]), mu = exp(t[2] + 0.3 * z), log = TRUE),
                     c(1.2, 1.1))
   check_density_sum("dweibull", function(t) dweibull(xpos, exp(t[1]), exp(t[2]), log = TRUE), c(0.4, 0.2))
+})
+
+test_that("each observation's log-density is one node with exact derivatives", {
+  # weights, a subset and mixtures read each observation's log-density
+  check_exact("weighted dnorm", function(t) sum(seq_len(n) / n * dnorm(xn, t[1] + t[2] * z, exp(t[3]), log = TRUE)),
+              c(0.7, 0.4, 0.5))
+  check_exact("dgamma subset", function(t) sum(dgamma(xpos, exp(t[1]), exp(t[2]), log = TRUE)[xpos > 1]), c(0.5, 0.3))
+  check_exact("dpois mixture", function(t) {
+    w <- plogis(t[1])
+    sum(log(w * dpois(xp, exp(t[2])) + (1 - w) * dpois(xp, exp(t[3] + 0.2 * z))))
+  }, c(0.3, 0.5, 1.4))
+  check_exact("dnbinom mu, squared", function(t) sum(dnbinom(xp, size = exp(t[1]), mu = exp(t[2] + 0.3 * z), log = TRUE)^2) / 100,
+              c(1.2, 1.1))
+  check_exact("dbinom, dbeta, dweibull, dexp", function(t) {
+    sum(z * dbinom(xb, 7, plogis(t[1]), log = TRUE)) + sum(z * dbeta(xu, exp(t[2]), 2, log = TRUE)) +
+      sum(z * dweibull(xpos, exp(t[2]), exp(t[1]), log = TRUE)) + sum(dexp(xpos, exp(t[1])))
+  }, c(-0.4, 0.3))
 })
 
 test_that("sum() of the log-densities records the kernel; anything else keeps them", {

@@ -6,7 +6,7 @@
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::backward::value_and_gradient;
-use femtograd_engine::kernels::{record_kernel, record_regression, KernelData};
+use femtograd_engine::kernels::{record_kernel, record_regression, Form, KernelData};
 use femtograd_engine::linalg::inverse_spd;
 use femtograd_engine::replay::{Recording, Replayed};
 use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
@@ -18,8 +18,9 @@ use femtograd_engine::Var;
 use crate::convert::{data_from_r, r_error, tensor_from_r, var_from_r, var_to_r, vars_from_r};
 
 // One kernel node; `size` is NULL except for the binomial, `weights` NULL
-// except while the bootstrap refits; `counted` FALSE for a kernel standing in
-// for the sum of a density written in R (it reports no observations).
+// except while the bootstrap refits. `form` is "counted" (a loglik_* call),
+// "uncounted" (standing in for the sum of a density written in R: it reports
+// no observations) or "pointwise" (the log-density of each observation).
 #[extendr]
 fn fg_kernel(
     name: &str,
@@ -27,14 +28,20 @@ fn fg_kernel(
     x: Robj,
     size: Nullable<Vec<f64>>,
     weights: Nullable<Vec<f64>>,
-    counted: bool,
+    form: &str,
 ) -> Result<Robj> {
     let x = data_from_r(&x, "x")?;
     let data = match size {
         Nullable::NotNull(s) => KernelData::with_size(x, s),
         Nullable::Null => KernelData::new(x),
     };
-    let data = if counted { data } else { data.uncounted() };
+    let form = match form {
+        "counted" => Form::Counted,
+        "uncounted" => Form::Uncounted,
+        "pointwise" => Form::Pointwise,
+        _ => return Err(Error::Other(format!("fg_kernel: unknown form '{form}'"))),
+    };
+    let data = data.recorded_as(form);
     let weights = match weights {
         Nullable::NotNull(w) => Some(w),
         Nullable::Null => None,

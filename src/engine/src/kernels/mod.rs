@@ -31,11 +31,14 @@
 pub mod continuous;
 pub mod discrete;
 pub mod linear_predictor;
+pub mod pointwise;
 pub mod regression;
 pub mod saddle;
 
 #[cfg(test)]
 mod linear_predictor_tests;
+#[cfg(test)]
+mod pointwise_tests;
 #[cfg(test)]
 mod sweep_tests;
 #[cfg(test)]
@@ -369,20 +372,26 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
     /// Checks the parameters' lengths; true where a parameter has one value
     /// per observation rather than one shared value.
     fn layout(&self, inputs: &[&Tensor]) -> Result<[bool; K]> {
-        if inputs.len() != K {
-            bail!("{}: needs {} ({}), got {}", D::NAME, count(K), D::PARAMS.join(", "), inputs.len());
-        }
-        let n = self.density.observations();
-        let mut per_obs = [false; K];
-        for (a, input) in inputs.iter().enumerate() {
-            let len = input.numel();
-            if len != 1 && len != n {
-                bail!("{}: {} has length {} but {} has length {}", D::NAME, D::PARAMS[a], len, D::DATA, n);
-            }
-            per_obs[a] = len != 1;
-        }
-        Ok(per_obs)
+        layout_of(&self.density, inputs)
     }
+}
+
+/// Which of the K parameter inputs have one value per observation (the
+/// others are scalars); an error names any other length.
+pub(crate) fn layout_of<D: Density<K>, const K: usize>(density: &D, inputs: &[&Tensor]) -> Result<[bool; K]> {
+    if inputs.len() != K {
+        bail!("{}: needs {} ({}), got {}", D::NAME, count(K), D::PARAMS.join(", "), inputs.len());
+    }
+    let n = density.observations();
+    let mut per_obs = [false; K];
+    for (a, input) in inputs.iter().enumerate() {
+        let len = input.numel();
+        if len != 1 && len != n {
+            bail!("{}: {} has length {} but {} has length {}", D::NAME, D::PARAMS[a], len, D::DATA, n);
+        }
+        per_obs[a] = len != 1;
+    }
+    Ok(per_obs)
 }
 
 /// A fitted probability within this of 1 counts as 1 (glm()'s threshold for
@@ -893,24 +902,36 @@ pub struct KernelData {
     pub x: Data,
     pub size: Option<Vec<f64>>,
     pub weights: Option<Vec<f64>>,
-    /// Whether the kernel reports its observations (see `Fused::counted`).
-    pub counted: bool,
+    /// What node to record: the sum, counted or not, or the log-densities.
+    pub form: Form,
+}
+
+/// The node `record_kernel` records from a density and its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Form {
+    /// The log-likelihood, which reports its observations (a loglik_* call).
+    #[default]
+    Counted,
+    /// The log-likelihood, reporting none (see `Fused::counted`).
+    Uncounted,
+    /// The vector of log-densities, one per observation (see `Pointwise`).
+    Pointwise,
 }
 
 impl KernelData {
     pub fn new(x: impl Into<Data>) -> Self {
-        KernelData { x: x.into(), size: None, weights: None, counted: true }
+        KernelData { x: x.into(), size: None, weights: None, form: Form::Counted }
     }
     pub fn with_size(x: impl Into<Data>, size: Vec<f64>) -> Self {
-        KernelData { x: x.into(), size: Some(size), weights: None, counted: true }
+        KernelData { x: x.into(), size: Some(size), weights: None, form: Form::Counted }
     }
     /// The same data with observation weights (`None`: unweighted).
     pub fn weighted(self, weights: Option<Vec<f64>>) -> Self {
         KernelData { weights, ..self }
     }
-    /// The same data for a kernel that reports no observations.
-    pub fn uncounted(self) -> Self {
-        KernelData { counted: false, ..self }
+    /// The same data for another form of node.
+    pub fn recorded_as(self, form: Form) -> Self {
+        KernelData { form, ..self }
     }
 }
 
@@ -948,26 +969,26 @@ pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var
     if !KERNEL_NAMES.contains(&name) {
         bail!("unknown log-likelihood kernel '{name}' (known: {})", KERNEL_NAMES.join(", "));
     }
-    let KernelData { x, size, weights, counted } = data;
+    let KernelData { x, size, weights, form } = data;
     if size.is_some() && name != "binomial" {
         bail!("loglik_{name}: size is only used by the binomial kernel");
     }
     match name {
-        "normal" => fused(params, weights, counted, || Normal::new(x)),
-        "exponential" => fused(params, weights, counted, || Exponential::new(x)),
-        "poisson" => fused(params, weights, counted, || Poisson::new(x.to_vec())),
+        "normal" => fused(params, weights, form, || Normal::new(x)),
+        "exponential" => fused(params, weights, form, || Exponential::new(x)),
+        "poisson" => fused(params, weights, form, || Poisson::new(x.to_vec())),
         "binomial" => {
             let Some(size) = size else { bail!("loglik_binomial: size (the number of trials) is missing") };
-            fused(params, weights, counted, || Binomial::new(x.to_vec(), size))
+            fused(params, weights, form, || Binomial::new(x.to_vec(), size))
         }
-        "bernoulli" => fused(params, weights, counted, || Bernoulli::new(x.to_vec())),
-        "gamma" => fused(params, weights, counted, || Gamma::new(x)),
-        "beta" => fused(params, weights, counted, || Beta::new(x)),
-        "negbinom" => fused(params, weights, counted, || NegBinom::new(x.to_vec())),
-        "weibull" => fused(params, weights, counted, || Weibull::new(x)),
-        "pareto" => fused(params, weights, counted, || Pareto::new(x)),
-        "bernoulli_logit" => fused(params, weights, counted, || BernoulliLogit::new(x.to_vec())),
-        "poisson_log" => fused(params, weights, counted, || PoissonLog::new(x.to_vec())),
+        "bernoulli" => fused(params, weights, form, || Bernoulli::new(x.to_vec())),
+        "gamma" => fused(params, weights, form, || Gamma::new(x)),
+        "beta" => fused(params, weights, form, || Beta::new(x)),
+        "negbinom" => fused(params, weights, form, || NegBinom::new(x.to_vec())),
+        "weibull" => fused(params, weights, form, || Weibull::new(x)),
+        "pareto" => fused(params, weights, form, || Pareto::new(x)),
+        "bernoulli_logit" => fused(params, weights, form, || BernoulliLogit::new(x.to_vec())),
+        "poisson_log" => fused(params, weights, form, || PoissonLog::new(x.to_vec())),
         _ => bail!("loglik_{name}: listed in kernel_names() but not implemented"),
     }
 }
@@ -1008,15 +1029,25 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelDat
 fn fused<D: Density<K>, const K: usize>(
     params: &[Var],
     weights: Option<Vec<f64>>,
-    counted: bool,
+    form: Form,
     make: impl FnOnce() -> Result<D>,
 ) -> Result<Var> {
     if params.len() != K {
         bail!("{}: needs {} ({}), got {}", D::NAME, count(K), D::PARAMS.join(", "), params.len());
     }
     let inputs: Vec<Operand> = params.iter().map(Operand::from).collect();
-    let rule = Fused { counted, ..Fused::new(make()?).with_weights(weights)? };
-    Var::apply(std::rc::Rc::new(rule), &inputs)
+    let rule: std::rc::Rc<dyn Rule> = match form {
+        Form::Pointwise => {
+            if weights.is_some() {
+                bail!("{}: the log-densities of each observation take no weights", D::NAME);
+            }
+            std::rc::Rc::new(pointwise::Pointwise::new(make()?))
+        }
+        Form::Counted | Form::Uncounted => {
+            std::rc::Rc::new(Fused { counted: form == Form::Counted, ..Fused::new(make()?).with_weights(weights)? })
+        }
+    };
+    Var::apply(rule, &inputs)
 }
 
 /// A number as R prints it in a message (Inf, NaN; no trailing ".0").

@@ -30,7 +30,7 @@ fn enlarged(c: &Case, weighted: bool) -> (KernelData, Vec<Tensor>) {
         x: cycled(&c.data.x, N).into(),
         size: c.data.size.as_deref().map(per_obs),
         weights: weighted.then(|| cycled(&[0.5, 2.0, 0.0, 1.25, 3.0, 1.0, 1.0], N)),
-        counted: true,
+        form: super::Form::Counted,
     };
     let params = c.params.iter().map(|t| Tensor::vector(per_obs(&t.data))).map(scalar_if_one).collect();
     (data, params)

@@ -56,7 +56,7 @@ fn repeated(c: &Case, w: &[f64]) -> (KernelData, Vec<Tensor>) {
         x: rep(&c.data.x).into(),
         size: c.data.size.as_deref().map(per_obs),
         weights: None,
-        counted: true,
+        form: super::Form::Counted,
     };
     let params = c.params.iter().map(|t| Tensor::vector(per_obs(&t.data))).collect();
     (data, params)
