@@ -21,7 +21,17 @@
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning
 #'   a scalar femtograd value.
 #' @param params Starting values: a named numeric vector (scalar parameters)
-#'   or a named list of numeric vectors or matrices.
+#'   or a named list of numeric vectors or matrices. The names are the
+#'   parameters' names; an element of a vector parameter `beta` is labelled
+#'   `beta1`, `beta2`, ... in `coef()` and elsewhere, or, when the start
+#'   vector names its elements (`list(beta = c(a = 0, b = 0))`), `beta.a`,
+#'   `beta.b`, as [unlist()] and `bbmle::mle2` name them. The prefix is kept
+#'   also when `beta` is the only parameter, so that labels (as used by
+#'   `fixed`, `confint(parm = )`, [profile()] and [wald_test()]) do not
+#'   change when a parameter is added. Matrix elements are labelled by
+#'   position. Without names (`params = c(0, 0)`) the parameters are called
+#'   `p1`, `p2`, ... and given to `loglik`'s arguments in order (as one list
+#'   if `loglik` takes a single argument and there are several).
 #' @param method One of `"newton"`, `"bfgs"`, `"lbfgs"`, `"gradient"`.
 #' @param control A list of optimiser settings: `max_iter`, `gtol` (scaled
 #'   gradient tolerance, default 1e-8), `ftol` (relative change in the
@@ -128,7 +138,7 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   check_domains(list(layout = layout, transforms = transforms), full, !free, "fixed")
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
        nobs = nobs, weights = weights, layout = layout, free = free,
-       recorded = recorded, invoke = loglik_caller(recorded, layout$names), transform = transform,
+       recorded = recorded, invoke = loglik_caller(recorded, layout$names, positional = layout$positional), transform = transform,
        transforms = transforms,
        identity_transforms = all(vapply(transforms, is_identity, logical(1))))
 }
@@ -353,27 +363,45 @@ refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = o
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
 # How the flat parameter vector the optimiser works on maps to the user's
-# named parameters (with their shapes).
+# named parameters (with their shapes). Unnamed starts (params = c(0, 0))
+# are named p1, p2, ... and `positional` says loglik takes them by position.
 parameter_layout <- function(params) {
   if (is.numeric(params) && !is.list(params)) params <- as.list(params)
   if (!is.list(params) || length(params) == 0L) {
     stop("fit: params must be a named numeric vector or a named list of numeric vectors/matrices", call. = FALSE)
   }
   nms <- names(params)
-  if (is.null(nms) || any(!nzchar(nms)) || anyDuplicated(nms)) {
-    stop("fit: every parameter needs a distinct name, e.g. params = c(mu = 0, log_sigma = 0)", call. = FALSE)
+  positional <- is.null(nms)
+  if (positional) nms <- paste0("p", seq_along(params))
+  if (any(!nzchar(nms)) || anyDuplicated(nms)) {
+    stop("fit: every parameter needs a distinct name, e.g. params = c(mu = 0, log_sigma = 0) ",
+         "(or none, and loglik takes them by position)", call. = FALSE)
   }
   for (name in nms) {
-    if (!is.numeric(params[[name]]) || is_value(params[[name]]) || length(params[[name]]) == 0L) {
+    p <- params[[match(name, nms)]]
+    if (!is.numeric(p) || is_value(p) || length(p) == 0L) {
       stop(sprintf("fit: parameter '%s' must be a non-empty numeric vector or matrix of starting values", name),
            call. = FALSE)
     }
   }
   shapes <- lapply(params, function(p) if (is.matrix(p)) dim(p) else length(p))
   sizes <- vapply(params, length, integer(1))
-  list(names = nms, shapes = shapes, sizes = sizes,
+  list(names = nms, shapes = shapes, sizes = sizes, positional = positional,
        start = as.double(unlist(params, use.names = FALSE)),
-       labels = element_labels(nms, sizes))
+       labels = element_labels(nms, sizes, Map(start_element_names, nms, params)))
+}
+
+# The names a start vector gives its elements (NULL: none, or a matrix,
+# whose elements are labelled by position). Partly named vectors or repeated
+# names would give labels that do not identify one element each.
+start_element_names <- function(name, start) {
+  element_names <- names(start)
+  if (is.null(element_names) || is.matrix(start)) return(NULL)
+  if (any(is.na(element_names) | !nzchar(element_names)) || anyDuplicated(element_names)) {
+    stop(sprintf("fit: the start of parameter '%s' names some elements but not others, or repeats a name; ",
+                 name), "name every element once or none", call. = FALSE)
+  }
+  element_names
 }
 
 split_parameters <- function(theta, layout) {
@@ -390,8 +418,19 @@ split_parameters <- function(theta, layout) {
 # `what` name the function and argument in the error (delta_method's g).
 # With `subset`, a function whose arguments are all parameter names takes
 # just those (delta_method(res, function(log_sigma) exp(log_sigma))).
-loglik_caller <- function(loglik, names, caller = "fit", what = "loglik", subset = FALSE) {
+loglik_caller <- function(loglik, names, caller = "fit", what = "loglik", subset = FALSE, positional = FALSE) {
   formal_names <- names(formals(loglik))
+  # Unnamed starts: p1, p2, ... go to loglik's arguments in order, unless it
+  # takes one argument and there are several (then they come as one list).
+  if (positional && !all(names %in% formal_names) &&
+      !(length(formal_names) == 1L && formal_names != "..." && length(names) > 1L)) {
+    if (!"..." %in% formal_names && length(formal_names) < length(names)) {
+      stop(sprintf("%s: params gives %d unnamed starting values but %s takes %d argument%s", caller,
+                   length(names), what, length(formal_names), if (length(formal_names) == 1L) "" else "s"),
+           call. = FALSE)
+    }
+    return(function(leaves) do.call(loglik, unname(leaves)))
+  }
   by_name <- all(names %in% formal_names) || "..." %in% formal_names
   if (by_name) return(function(leaves) do.call(loglik, leaves))
   if (subset && length(formal_names) >= 1L && all(formal_names %in% names)) {

@@ -123,7 +123,9 @@ test_that("a singular Hessian at the optimum warns and gives NA standard errors"
 
 test_that("bad arguments give clear errors", {
   ll <- function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x_seed)
-  expect_error(fit(ll, params = c(0, 0)), "fit: every parameter needs a distinct name")
+  expect_error(fit(ll, params = c(mu = 0, mu = 0)), "fit: every parameter needs a distinct name")
+  expect_error(fit(ll, params = c(mu = 0, 0)), "fit: every parameter needs a distinct name")
+  expect_error(fit(ll, params = c(0, 0, 0)), "fit: params gives 3 unnamed starting values but loglik takes 2")
   expect_error(fit(ll, params = c(mu = 0, log_sigma = 0), method = "simplex"), "should be one of")
   expect_error(fit(ll, params = c(mu = 0, log_sigma = 0), control = list(tol = 1)), "unknown control setting 'tol'")
   expect_error(fit(function(mu, log_sigma) stop("boom"), params = c(mu = 0, log_sigma = 0)),
