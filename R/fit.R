@@ -17,9 +17,38 @@
 #' fatal. `"bfgs"` and `"lbfgs"` use gradients only; `"gradient"` is plain
 #' steepest ascent (slow; for teaching).
 #'
+#' @section Formula interface:
+#' In the convention of `bbmle::mle2`, `loglik` may be a formula
+#' `response ~ dfun(arg = expression, ...)`: `fit()` then maximises
+#' `sum(dfun(response, arg = expression, ..., log = TRUE))`, the response
+#' becoming the density's first argument, with the variables of `data`
+#' (rows with a missing value in a variable of the model are left out, as
+#' [glm()] does) and the parameters in `params` (every one of which must
+#' appear in the formula) visible to the expressions. Any density that
+#' computes on femtograd values may stand there: stats' `dnorm`, `dpois`,
+#' `dbinom`, `dnbinom`, `dgamma`, ... (see [distribution-functions]), or a
+#' function of the user's own with a `log` argument.
+#'
+#' `parameters = list(eta ~ x1 + x2)` makes the parameter `eta` a linear
+#' predictor, `X %*% b` plus any `offset()` terms, with the model matrix
+#' `X` built from `data` by [model.matrix()] (factors, interactions and
+#' the rest of the formula language). Its coefficients are parameters named
+#' `eta.(Intercept)`, `eta.x1`, `eta.x2` (as `mle2` names them); its start
+#' in `params` is one number (the intercept's start, the other coefficients
+#' starting at 0; without an intercept, every coefficient's) or a vector of
+#' one value per coefficient (in column order, or named by the columns). An
+#' intercept-only submodel (`eta ~ 1`) leaves `eta` a scalar parameter, as
+#' in `mle2`. The number of observations is the number of rows used.
+#' Formula fits have every method of other fits.
+#'
 #' @param loglik The log-likelihood: a function taking the parameters by name
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning
-#'   a scalar femtograd value.
+#'   a scalar femtograd value; or a formula `y ~ dnorm(mean = mu, sd = sigma)`
+#'   (see "Formula interface").
+#' @param data For a formula: a data frame whose columns the formula and the
+#'   submodels in `parameters` use.
+#' @param parameters For a formula: linear submodels, a list of formulas
+#'   `parameter ~ terms` such as `list(eta ~ x1 + f + offset(log(t)))`.
 #' @param params Starting values: a named numeric vector (scalar parameters)
 #'   or a named list of numeric vectors or matrices. The names are the
 #'   parameters' names; an element of a vector parameter `beta` is labelled
@@ -69,6 +98,17 @@
 #'            params = c(mu = 0, sigma = 1), transform = list(sigma = "positive"))
 #' coef(res); se(res)        # sigma and its standard error
 #' coef(res$working)         # mu and log(sigma): the scale the optimiser used
+#'
+#' # the formula interface: a Poisson regression with a factor and an offset
+#' d <- data.frame(x = rnorm(200), g = gl(2, 100, labels = c("ctl", "trt")),
+#'                 exposure = runif(200, 1, 3))
+#' d$y <- rpois(200, d$exposure * exp(0.5 + 0.3 * d$x + 0.4 * (d$g == "trt")))
+#' pois <- fit(y ~ dpois(lambda = exp(eta)), data = d, params = list(eta = 0),
+#'             parameters = list(eta ~ x + g + offset(log(exposure))))
+#' coef(pois)   # eta.(Intercept), eta.x, eta.gtrt: glm(y ~ x + g + offset(log(exposure)), poisson)'s
+#'
+#' # a named start vector names the coefficients
+#' coef(fit(function(beta) loglik_logistic(beta, X, y), params = list(beta = c(a = 0, b = 0, c = 0))))
 #' @param fixed Parameters held fixed at given values: a named numeric
 #'   vector whose names are parameter names (the whole parameter) or element
 #'   labels such as `beta2`. Fixed parameters stay in `coef()` but get no
@@ -94,8 +134,19 @@
 #'   Without transforms `working` is a copy of the fit.
 #' @export
 fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"),
-                control = list(), nobs = NULL, fixed = NULL, transform = NULL) {
-  spec <- fit_spec(loglik, params, match.arg(method), control, fixed, nobs, transform)
+                control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL) {
+  method <- match.arg(method)
+  if (inherits(loglik, "formula")) {
+    model <- formula_model(loglik, data, params, parameters)   # formula-fit.R
+    spec <- fit_spec(model$loglik, model$params, method, control, fixed, nobs %||% model$nobs, transform)
+    out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
+    out$formula_model <- model
+    return(out)
+  }
+  if (!is.null(data) || !is.null(parameters)) {
+    stop("fit: data and parameters go with a formula (y ~ dnorm(mean = mu, sd = sigma)), not a function", call. = FALSE)
+  }
+  spec <- fit_spec(loglik, params, method, control, fixed, nobs, transform)
   run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
 }
 
