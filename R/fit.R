@@ -39,7 +39,9 @@
 #' one value per coefficient (in column order, or named by the columns). An
 #' intercept-only submodel (`eta ~ 1`) leaves `eta` a scalar parameter, as
 #' in `mle2`. The number of observations is the number of rows used.
-#' Formula fits have every method of other fits.
+#' Formula fits have every method of other fits, and [predict()] (linear
+#' predictors of the submodels) and [simulate()] (from the density's
+#' r-function); see [predict.femtofit()].
 #'
 #' @param loglik The log-likelihood: a function taking the parameters by name
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning
@@ -106,6 +108,7 @@
 #' pois <- fit(y ~ dpois(lambda = exp(eta)), data = d, params = list(eta = 0),
 #'             parameters = list(eta ~ x + g + offset(log(exposure))))
 #' coef(pois)   # eta.(Intercept), eta.x, eta.gtrt: glm(y ~ x + g + offset(log(exposure)), poisson)'s
+#' predict(pois, newdata = data.frame(x = 0, g = "trt", exposure = 1))
 #'
 #' # a named start vector names the coefficients
 #' coef(fit(function(beta) loglik_logistic(beta, X, y), params = list(beta = c(a = 0, b = 0, c = 0))))
