@@ -15,7 +15,9 @@
 #' result reproducible.
 #'
 #' All the kernels the log-likelihood uses must see the same `n`
-#' observations (one row of data each); they are resampled together.
+#' observations (one row of data each); they are resampled together. For a
+#' fit of a formula (`fit(y ~ dpois(...), data = )`) the observations are
+#' the rows of `data`, each row's log-density weighted by its count.
 #' Terms written with plain operations (a penalty, a prior) are kept as
 #' they are, so a log-likelihood written without kernels is not resampled.
 #' Fixed parameters are not estimated and are left out. A refit that fails
@@ -117,6 +119,9 @@ resampled_observations <- function(fit) {
   }
   counts <- rust(fg_kernel_observations(recorded$output))
   if (length(counts) == 0L) {
+    # a formula's log-likelihood: its rows are the observations
+    rows <- per_observation(fit$spec, working_start(fit$spec, stats::coef(fit)[fit$free]))
+    if (!is.null(rows)) return(length(rows$output))
     stop("bootstrap: the log-likelihood uses no loglik_* kernels, so there are no observations to resample",
          call. = FALSE)
   }

@@ -56,13 +56,49 @@ formula_model <- function(formula, data, params, parameters) {
 # The log-likelihood of the formula: the submodel parameters become their
 # linear predictors, and the density is summed over the rows. Parameters are
 # evaluated in an environment above the data, so `mu` is the parameter.
+# Rows are weighted by the bootstrap's weights, as the kernels are (see
+# with_kernel_weights()). While per_observation() asks for them, it returns
+# the rows' log-densities instead of their sum, wrapped in a list so that no
+# caller can take them for a log-likelihood.
 formula_loglik <- function(call, submodels, data_env) {
   force(call)
   function(...) {
     p <- list(...)
     for (name in names(submodels)) p[[name]] <- linear_predictor(submodels[[name]], p[[name]])
-    sum(eval(call, list2env(p, parent = data_env)))
+    rows <- eval(call, list2env(p, parent = data_env))
+    weights <- kernel_weights$current
+    if (!is.null(weights)) rows <- rows * as.double(weights)
+    if (observation_request$on) return(list(per_observation = rows))
+    sum(rows)
   }
+}
+
+# The sandwich and the bootstrap need a log-likelihood's observations; the
+# kernels report theirs to the engine, a formula's log-likelihood returns
+# them when this flag is set (only for the one call per_observation() makes).
+observation_request <- new.env(parent = emptyenv())
+observation_request$on <- FALSE
+
+# The per-observation log-likelihoods of `spec` at the free parameters
+# `theta` (working scale) and the leaves they depend on, or NULL when the
+# log-likelihood is not a formula's (it then ignores the request).
+per_observation <- function(spec, theta) {
+  observation_request$on <- TRUE
+  on.exit(observation_request$on <- FALSE, add = TRUE)
+  built <- build_parameters(spec, theta)
+  out <- tryCatch(with_kernel_weights(spec$weights, spec$invoke(built$values)), error = function(e) NULL)
+  if (!is.list(out) || is_value(out) || is.null(out$per_observation)) return(NULL)
+  rows <- out$per_observation
+  if (!is_value(rows)) rows <- new_value(as.double(rows), constant = TRUE, caller = "fit")
+  list(output = rows, params = built$leaves)
+}
+
+# The n x p matrix of per-observation scores of a formula fit (the Jacobian
+# of its rows' log-densities), or NULL for other log-likelihoods.
+formula_observation_scores <- function(spec, theta) {
+  rows <- per_observation(spec, theta)
+  if (is.null(rows)) return(NULL)
+  rust(fg_jacobian(rows$output, rows$params))
 }
 
 # X beta + offset, for a submodel's model matrix (and offset).

@@ -67,8 +67,9 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' log-likelihood must be a sum of `loglik_*` kernels over the same
 #' observations (`loglik_normal(...) + loglik_poisson(...)` is fine;
 #' `2 * loglik_normal(...)`, a penalty that depends on the parameters, or a
-#' log-likelihood written with plain operations is an error). Fixed
-#' parameters keep their `NA` rows and columns.
+#' log-likelihood written with plain operations is an error), or a formula
+#' (`fit(y ~ dpois(...), data = )`), whose observations are the rows of
+#' `data`. Fixed parameters keep their `NA` rows and columns.
 #'
 #' `confint()` gives Wald intervals (estimate \eqn{\pm} `qnorm` quantile
 #' times standard error) by default. With `method = "profile"` it gives
@@ -149,6 +150,9 @@ observation_scores <- function(object, caller) {
                  conditionMessage(recorded)), call. = FALSE)
   }
   scores <- fg_observation_scores(recorded$output, recorded$params)
+  if (inherits(scores, "extendr_error")) {
+    scores <- formula_observation_scores(object$spec, stats::coef(object)[object$free]) %||% scores
+  }
   if (inherits(scores, "extendr_error")) {
     stop(sprintf("%s: sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels (%s)",
                  caller, sub("^observation_scores: ", "", scores$value)), call. = FALSE)
