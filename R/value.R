@@ -30,7 +30,8 @@ is_value <- function(x) inherits(x, "femtograd_value")
 new_value <- function(x, constant, caller) {
   check_numbers(x, caller)
   d <- dim(x)
-  wrap_node(fg_leaf(as_doubles(x), if (is.null(d)) NULL else as.integer(d), constant))
+  out <- wrap_node(fg_leaf(as_doubles(x), if (is.null(d)) NULL else as.integer(d), constant))
+  if (is.null(d)) set_value_names(out, names(x)) else out
 }
 
 check_numbers <- function(x, caller) {
@@ -120,7 +121,7 @@ check_value <- function(x, caller) {
 
 #' @export
 format.femtograd_value <- function(x, ...) {
-  if (!fg_is_live(x)) return("<femtograd value: no longer valid (restored from a saved session)>")
+  if (!fg_is_live(x)) return(dead_handle_label(x))
   v <- numbers_to_show(x)
   shape <- if (is.matrix(v)) sprintf("%d x %d matrix", nrow(v), ncol(v))
            else if (length(v) == 1L) "scalar" else sprintf("vector of length %d", length(v))
@@ -138,6 +139,24 @@ print.femtograd_value <- function(x, ...) {
   }
   invisible(x)
 }
+
+# What a handle that is not a live value is: a restored one, or an object
+# femtograd never made that carries its class.
+dead_handle_label <- function(x) {
+  why <- tryCatch({
+    numbers_to_show(x)
+    ""
+  }, error = conditionMessage)
+  if (grepl("saved and restored", why, fixed = TRUE)) {
+    "<femtograd value: no longer valid (restored from a saved session)>"
+  } else {
+    sprintf("<not a femtograd value: an object of type '%s' with the class femtograd_value>", typeof(x))
+  }
+}
+
+#' @importFrom utils str
+#' @export
+str.femtograd_value <- function(object, ...) cat(" ", format(object), "\n", sep = "")
 
 # A value's shape is fixed when it is recorded: reading it is no guard.
 #' @export

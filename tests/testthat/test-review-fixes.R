@@ -202,3 +202,16 @@ test_that("hessian_vector: a v that is not numbers says what it is", {
   expect_error(hessian_vector(f, list(val(c(1, 2))), v = 1), "got length 1")
   expect_equal(hessian_vector(f, list(val(c(1, 2))), v = c(1, -1)), c(2, -2))   # H = 2 I
 })
+
+test_that("val() keeps names; str() and print() say what a handle is", {
+  x <- val(c(a = 1, b = 2))
+  expect_equal(value_of(x["b"]), c(b = 2))
+  expect_output(str(x), "<femtograd value: vector of length 2>")
+  restored <- unserialize(serialize(x, NULL))
+  expect_output(str(restored), "no longer valid \\(restored from a saved session\\)")
+  expect_error(length(restored), "saved and restored")
+  foreign <- getNativeSymbolInfo("wrap__fg_leaf", PACKAGE = "femtograd")$address
+  class(foreign) <- "femtograd_value"
+  expect_output(print(foreign), "not a femtograd value")
+  expect_error(value_of(foreign), "expected a femtograd value")
+})
