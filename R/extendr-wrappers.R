@@ -49,6 +49,12 @@ fg_inverse_spd <- function(a) .Call(wrap__fg_inverse_spd, a)
 
 fg_maximize <- function(record, start, method, control) .Call(wrap__fg_maximize, record, start, method, control)
 
+fg_observation_summary <- function(root) .Call(wrap__fg_observation_summary, root)
+
+fg_replay <- function(root, params, theta) .Call(wrap__fg_replay, root, params, theta)
+
+fg_maximize_evaluated <- function(evaluate, start, method, control) .Call(wrap__fg_maximize_evaluated, evaluate, start, method, control)
+
 fg_native_routines <- function() .Call(wrap__fg_native_routines)
 
 

@@ -224,36 +224,141 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
     let mut objective = RecordedLoglik { record, replay, current: None, recordings: 0 };
     let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
     let root = objective.at(&out.par).map_err(r_error)?.0;
-    let observations = match observation_count(&root) {
+    let summary = observation_summary(&root);
+    Ok(list!(
+        par = out.par.clone(),
+        value = out.value,
+        gradient = out.gradient.clone(),
+        hessian = hessian_to_r(&out),
+        iterations = out.iterations as i32,
+        evaluations = out.evaluations as i32,
+        converged = out.converged,
+        message = out.message.clone(),
+        observations = summary.0,
+        saturated = summary.1,
+        recordings = objective.recordings as i32
+    )
+    .into())
+}
+
+fn hessian_to_r(out: &femtograd_engine::optim::Outcome) -> Robj {
+    let p = out.par.len();
+    match &out.hessian {
+        Some(h) => RMatrix::new_matrix(p, p, |i, j| h[i + j * p]).into(),
+        None => r!(NULL),
+    }
+}
+
+/// The number of observations of the kernels under `root` (NA if none)
+/// and, by kernel name, how many of their fitted probabilities are
+/// numerically 0 or 1 (see warn_on_saturation() in R).
+fn observation_summary(root: &Var) -> (Robj, Robj) {
+    let observations = match observation_count(root) {
         Some(n) => r!(n as f64),
         None => r!(NA_REAL),
     };
-    // Discrete kernels with fitted probabilities of numerically 0 or 1 at
-    // the estimate, by kernel name: count of such observations.
-    let saturated = saturated_observations(&root);
+    let saturated = saturated_observations(root);
     let saturated: Robj = List::from_names_and_values(
         saturated.iter().map(|(name, _)| *name),
         saturated.iter().map(|(_, n)| *n as f64),
     )
     .map(Robj::from)
     .unwrap_or_else(|_| r!(NULL));
-    let p = out.par.len();
-    let hessian: Robj = match &out.hessian {
-        Some(h) => RMatrix::new_matrix(p, p, |i, j| h[i + j * p]).into(),
-        None => r!(NULL),
-    };
+    (observations, saturated)
+}
+
+// What fg_maximize() reports about a recording's observations, for a
+// log-likelihood recorded outside it (a data shard's, on a worker).
+#[extendr]
+fn fg_observation_summary(root: Robj) -> Result<Robj> {
+    let (observations, saturated) = observation_summary(&var_from_r(&root)?);
+    Ok(list!(observations = observations, saturated = saturated).into())
+}
+
+// Replays the recording of `root` against the leaves `params` at `theta`:
+// TRUE when the tape now holds the model there, FALSE when R must record it
+// again (a guard failed, or the replay could not be evaluated).
+#[extendr]
+fn fg_replay(root: Robj, params: List, theta: &[f64]) -> Result<bool> {
+    let recording = Recording::new(var_from_r(&root)?, vars_from_r(&params)?).map_err(r_error)?;
+    Ok(recording.replay(theta).is_ok_and(|r| r == Replayed::Done))
+}
+
+/// A log-likelihood whose value and derivatives R computes and hands over as
+/// numbers: `evaluate(theta, order)` returns `list(value, gradient, hessian)`
+/// (the derivatives up to `order`, 0 to 2), or an error condition. A sum
+/// over data shards evaluated on a cluster is one. The last point's numbers
+/// are kept, since Newton asks for the Hessian where the line search has
+/// just taken the value.
+struct EvaluatedLoglik {
+    evaluate: Function,
+    /// The last point, the highest order evaluated there, and its numbers.
+    last: Option<(Vec<f64>, i32, f64, Vec<f64>, Vec<f64>)>,
+    calls: usize,
+}
+
+impl EvaluatedLoglik {
+    fn at(&mut self, theta: &[f64], order: i32) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
+        if let Some((at, have, value, gradient, hessian)) = &self.last {
+            if at.as_slice() == theta && *have >= order {
+                return Ok((*value, gradient.clone(), hessian.clone()));
+            }
+        }
+        let fail = |msg: String| femtograd_engine::Error::new(msg);
+        self.calls += 1;
+        let out = self.evaluate.call(pairlist!(theta.to_vec(), order)).map_err(|e| fail(format!("fit: {e}")))?;
+        if out.inherits("condition") {
+            let msg = out.dollar("message").ok().and_then(|m| m.as_str().map(String::from)).unwrap_or_default();
+            return Err(fail(format!("fit: the log-likelihood function failed: {msg}")));
+        }
+        let p = theta.len();
+        let numbers = |name: &str, len: usize| -> femtograd_engine::Result<Vec<f64>> {
+            let v = out.dollar(name).ok().and_then(|v| v.as_real_vector()).unwrap_or_default();
+            if v.len() != len {
+                return Err(fail(format!("fit: internal error: evaluate() gave {} numbers for {name}, not {len}", v.len())));
+            }
+            Ok(v)
+        };
+        let value = numbers("value", 1)?[0];
+        let gradient = if order >= 1 { numbers("gradient", p)? } else { Vec::new() };
+        let hessian = if order >= 2 { numbers("hessian", p * p)? } else { Vec::new() };
+        self.last = Some((theta.to_vec(), order, value, gradient.clone(), hessian.clone()));
+        Ok((value, gradient, hessian))
+    }
+}
+
+impl Objective for EvaluatedLoglik {
+    fn value(&mut self, theta: &[f64]) -> femtograd_engine::Result<f64> {
+        Ok(self.at(theta, 0)?.0)
+    }
+    fn gradient(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>)> {
+        let (value, gradient, _) = self.at(theta, 1)?;
+        Ok((value, gradient))
+    }
+    fn hessian(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
+        self.at(theta, 2)
+    }
+}
+
+// The optimiser of fg_maximize() on a log-likelihood that R evaluates
+// itself (see EvaluatedLoglik). `recordings` counts the calls of evaluate();
+// there is no recording here to report observations from.
+#[extendr]
+fn fg_maximize_evaluated(evaluate: Function, start: &[f64], method: &str, control: List) -> Result<Robj> {
+    let method = Method::from_name(method).map_err(r_error)?;
+    let (control, _replay) = control_from_r(&control)?;
+    let mut objective = EvaluatedLoglik { evaluate, last: None, calls: 0 };
+    let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
     Ok(list!(
-        par = out.par,
+        par = out.par.clone(),
         value = out.value,
-        gradient = out.gradient,
-        hessian = hessian,
+        gradient = out.gradient.clone(),
+        hessian = hessian_to_r(&out),
         iterations = out.iterations as i32,
         evaluations = out.evaluations as i32,
         converged = out.converged,
-        message = out.message,
-        observations = observations,
-        saturated = saturated,
-        recordings = objective.recordings as i32
+        message = out.message.clone(),
+        recordings = objective.calls as i32
     )
     .into())
 }
@@ -266,4 +371,7 @@ extendr_module! {
     fn fg_kernel_observations;
     fn fg_inverse_spd;
     fn fg_maximize;
+    fn fg_observation_summary;
+    fn fg_replay;
+    fn fg_maximize_evaluated;
 }
