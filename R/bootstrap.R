@@ -17,7 +17,11 @@
 #' All the kernels the log-likelihood uses must see the same `n`
 #' observations (one row of data each); they are resampled together. For a
 #' fit of a formula (`fit(y ~ dpois(...), data = )`) the observations are
-#' the rows of `data`, each row's log-density weighted by its count.
+#' the rows of `data`, each row's log-density weighted by its count. For a
+#' fit over data shards (`fit(shards = )`), each shard's observations are
+#' resampled within it (a stratified bootstrap: every resample keeps the
+#' shards' sizes); the draws are made on the driver, so a cluster gives
+#' the same replicates as the same fit in one process.
 #' Terms written with plain operations (a penalty, a prior) are kept as
 #' they are, so a log-likelihood written without kernels is not resampled.
 #' Fixed parameters are not estimated and are left out. A refit that fails
@@ -85,7 +89,7 @@ bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interacti
   started <- proc.time()[["elapsed"]]
   decided <- FALSE
   for (r in seq_len(R)) {
-    w <- as.vector(stats::rmultinom(1L, n, rep(1 / n, n)))
+    w <- resample_counts(n)   # drawn as before for an unsharded fit, within shards for a sharded one
     one <- bootstrap_refit(fit, w)
     if (is.character(one)) failures <- c(failures, one) else estimates[r, ] <- one
     if (!decided) {
@@ -105,13 +109,23 @@ bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interacti
     warning(sprintf("bootstrap: %d of %d refits failed; their rows are NA (first failure: %s)",
                     length(failures), R, failures[1]), call. = FALSE)
   }
-  structure(list(t = estimates, t0 = t0, R = R, failed = length(failures), n = n, type = type, call = call),
+  structure(list(t = estimates, t0 = t0, R = R, failed = length(failures), n = sum(unlist(n)), type = type, call = call),
             class = "femtoboot")
 }
 
+# One resample as counts: n observations drawn with replacement from n. For
+# a sharded fit `n` holds each shard's number of observations and the
+# resample is drawn within each shard (a list of counts, one per shard).
+resample_counts <- function(n) {
+  if (is.list(n)) return(lapply(n, resample_counts))
+  as.vector(stats::rmultinom(1L, n, rep(1 / n, n)))
+}
+
 # The number of observations the kernels of `fit` see, which must be the
-# same for all of them: the weights of a resample go to every kernel.
+# same for all of them: the weights of a resample go to every kernel. For a
+# sharded fit, a list of the numbers in each shard.
 resampled_observations <- function(fit) {
+  if (is_sharded(fit$spec)) return(as.list(sharded_observations(fit)))
   recorded <- record_loglik(fit$spec, working_start(fit$spec, stats::coef(fit)[fit$free]))
   if (inherits(recorded, "condition")) {
     stop(sprintf("bootstrap: the log-likelihood function failed at the estimate: %s",

@@ -43,6 +43,39 @@
 #' predictors of the submodels) and [simulate()] (from the density's
 #' r-function); see [predict.femtofit()].
 #'
+#' @section Data in shards:
+#' With `shards`, the log-likelihood is a sum over data shards:
+#' `loglik` takes one more argument, `data`, and is written for one shard
+#' (`function(beta, data) loglik_logistic(beta, data$X, data$y)`); the
+#' model's log-likelihood is its sum over the elements of `shards` (for
+#' example `split(df, df$group)`). Without `cluster` the shards are
+#' evaluated in turn in this process. With a cluster from the `parallel`
+#' package (`parallel::makePSOCKcluster()`, `makeCluster()`, or
+#' `parallelly::makeClusterPSOCK()`; local or on other machines), each
+#' worker gets its shards once, when the fit starts (shard `i` goes to
+#' worker `(i - 1) %% length(cluster) + 1`), records the log-likelihood of
+#' each once and replays it; at each point the optimiser asks for, only the
+#' parameters are sent, and each worker returns the sums of its shards'
+#' values, gradients and Hessians, which the driver adds up. The result is
+#' the same fit either way, and every method works on it: the sandwich's
+#' meat (see [vcov.femtofit()]) is summed on the workers, and [bootstrap()]
+#' resamples within shards. The workers must have femtograd installed (it
+#' is attached there); `loglik` is sent to them with its enclosing
+#' environment, so it should find everything but `data` there (not in the
+#' global environment). The shards stay on the workers until the cluster is
+#' stopped; later calls of methods on the fit use them, so the fit needs
+#' its cluster running.
+#'
+#' Shards must be non-empty and alike (data frames with the same columns of
+#' the same types, matrices with the same columns, lists with the same
+#' elements); otherwise `fit()` stops before sending anything. An error in
+#' a shard's log-likelihood stops the fit with an error naming the shard
+#' and the worker (its host and process id); a worker that dies, or a
+#' connection that fails, stops it with an error too: stop the cluster,
+#' make a new one and refit. After an interrupt during an evaluation on the
+#' cluster, its workers may still send results, so the fit refuses to use
+#' it again: make a new one. The formula interface does not take shards yet.
+#'
 #' @param loglik The log-likelihood: a function taking the parameters by name
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning
 #'   a scalar femtograd value; or a formula `y ~ dnorm(mean = mu, sd = sigma)`
@@ -63,6 +96,10 @@
 #'   position. Without names (`params = c(0, 0)`) the parameters are called
 #'   `p1`, `p2`, ... and given to `loglik`'s arguments in order (as one list
 #'   if `loglik` takes a single argument and there are several).
+#' @param shards A list of data shards (see "Data in shards"); `loglik`
+#'   then takes an argument `data`, one shard.
+#' @param cluster A cluster from the `parallel` package on which to evaluate
+#'   the shards; `NULL` evaluates them in this process.
 #' @param method One of `"newton"`, `"bfgs"`, `"lbfgs"`, `"gradient"`.
 #' @param control A list of optimiser settings: `max_iter`, `gtol` (scaled
 #'   gradient tolerance, default 1e-8), `ftol` (relative change in the
@@ -110,6 +147,18 @@
 #' coef(pois)   # eta.(Intercept), eta.x, eta.gtrt: glm(y ~ x + g + offset(log(exposure)), poisson)'s
 #' predict(pois, newdata = data.frame(x = 0, g = "trt", exposure = 1))
 #'
+#' # data in shards: a log-likelihood written for one shard, summed over them
+#' d <- data.frame(x = rnorm(300), region = gl(3, 100))
+#' d$y <- rbinom(300, 1, plogis(-1 + d$x))
+#' ll <- function(beta, data) loglik_logistic(beta, cbind(1, data$x), data$y)
+#' sharded <- fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$region))
+#' se(sharded); se(sharded, type = "sandwich")
+#' if (interactive()) {
+#'   cl <- parallel::makePSOCKcluster(2)   # or machines: makePSOCKcluster(c("node1", "node2"))
+#'   coef(fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$region), cluster = cl))
+#'   parallel::stopCluster(cl)
+#' }
+#'
 #' # a named start vector names the coefficients
 #' coef(fit(function(beta) loglik_logistic(beta, X, y), params = list(beta = c(a = 0, b = 0, c = 0))))
 #' @param fixed Parameters held fixed at given values: a named numeric
@@ -137,8 +186,21 @@
 #'   Without transforms `working` is a copy of the fit.
 #' @export
 fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"),
-                control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL) {
+                control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL,
+                shards = NULL, cluster = NULL) {
   method <- match.arg(method)
+  if (!is.null(shards) || !is.null(cluster)) {
+    if (is.null(shards)) stop("fit: cluster goes with shards (a list of data shards the workers hold)", call. = FALSE)
+    if (inherits(loglik, "formula") || !is.null(data) || !is.null(parameters)) {
+      stop("fit: shards are for a log-likelihood function taking `data`; the formula interface does not take shards yet",
+           call. = FALSE)
+    }
+    if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
+    backend <- shard_backend(loglik, shards, cluster, control$replay)   # shards.R
+    spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed, nobs, transform,
+                     shards = list(backend = backend, outer = NULL))
+    return(run_fit(spec, start = spec$layout$start[spec$free], call = match.call()))
+  }
   if (inherits(loglik, "formula")) {
     model <- formula_model(loglik, data, params, parameters)   # formula-fit.R
     spec <- fit_spec(model$loglik, model$params, method, control, fixed, nobs %||% model$nobs, transform)
@@ -159,9 +221,12 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
 # Fixed values and `start` are on the natural scale; the optimiser works on
 # the free elements of the working scale (see R/transform.R).
 # `recorded` is the function actually called (see with_arithmetic_shortcuts());
-# refits pass their fit's.
+# refits pass their fit's. `shards` (NULL: none) makes the log-likelihood a
+# sum over data shards held by workers, who evaluate it (see R/shards.R);
+# `loglik` is then never called here, and `weights` is a list of each
+# shard's observation weights.
 fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, transform = NULL,
-                     weights = NULL, recorded = with_arithmetic_shortcuts(loglik)) {
+                     weights = NULL, recorded = with_arithmetic_shortcuts(loglik), shards = NULL) {
   if (!is.function(loglik)) stop("fit: loglik must be a function", call. = FALSE)
   if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
   if (!is.null(nobs) && !(is.numeric(nobs) && length(nobs) == 1L && is.finite(nobs) && nobs > 0 &&
@@ -193,7 +258,7 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   list(loglik = loglik, params = params, method = method, control = control, fixed = fixed,
        nobs = nobs, weights = weights, layout = layout, free = free,
        recorded = recorded, invoke = loglik_caller(recorded, layout$names, positional = layout$positional), transform = transform,
-       transforms = transforms,
+       transforms = transforms, shards = shards,
        identity_transforms = all(vapply(transforms, is_identity, logical(1))))
 }
 
@@ -229,17 +294,21 @@ run_fit <- function(spec, start, call = NULL) {
   # error escaping into the engine's callback is printed on stderr and
   # comes back as extendr's "Evaluation error in lang!(...)"), and the
   # last one is kept so that the error fit() raises has its class.
+  # A sharded log-likelihood is evaluated by the workers, which return its
+  # value and derivatives as numbers (R/shards.R).
   interrupted <- NULL
   failure <- NULL
-  record <- function(theta) {
-    out <- tryCatch(record_loglik(spec, theta), error = function(e) e, interrupt = function(e) {
+  evaluate <- if (is_sharded(spec)) sharded_objective(spec) else function(theta) record_loglik(spec, theta)
+  record <- function(...) {
+    out <- tryCatch(evaluate(...), error = function(e) e, interrupt = function(e) {
       interrupted <<- e
       simpleError("interrupted")
     })
     if (inherits(out, "condition")) failure <<- out
     out
   }
-  opt <- fg_maximize(record, working_start(spec, as.double(start)), spec$method, spec$control)
+  maximize <- if (is_sharded(spec)) fg_maximize_evaluated else fg_maximize
+  opt <- maximize(record, working_start(spec, as.double(start)), spec$method, spec$control)
   if (!is.null(interrupted)) interrupt_again(interrupted)
   if (inherits(opt, "extendr_error") && !is.null(failure) &&
       startsWith(opt$value, "fit: the log-likelihood function failed")) {
@@ -248,6 +317,7 @@ run_fit <- function(spec, start, call = NULL) {
     stop(failure)
   }
   opt <- rust(opt)
+  if (is_sharded(spec)) opt <- sharded_outcome(spec, opt)
   observations <- if (!is.null(spec$nobs)) as.numeric(spec$nobs) else opt$observations
   new_femtofit(opt, spec, observations, call)
 }
@@ -407,7 +477,7 @@ refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = o
   spec <- object$spec
   all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
   new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs,
-                       spec$transform, weights, recorded = spec$recorded)
+                       spec$transform, weights, recorded = spec$recorded, shards = spec$shards)
   from <- stats::coef(object)
   if (!is.null(start)) from[names(start)] <- start
   new_spec$layout$start[new_spec$free] <- from[new_spec$free]

@@ -203,13 +203,17 @@ score_test <- function(fit) {
   }
   spec <- fit$spec
   full <- fit_spec(spec$loglik, spec$params, spec$method, spec$control, fixed = NULL, nobs = spec$nobs,
-                   recorded = spec$recorded)
-  recorded <- record_loglik(full, unname(stats::coef(fit)))
-  if (inherits(recorded, "condition")) {
-    stop(sprintf("score_test: the log-likelihood failed at the restricted estimate: %s", conditionMessage(recorded)),
-         call. = FALSE)
+                   recorded = spec$recorded, shards = spec$shards)
+  derivatives <- if (is_sharded(full)) {
+    sharded_loglik(full, unname(stats::coef(fit)), order = 2L, caller = "score_test")
+  } else {
+    recorded <- record_loglik(full, unname(stats::coef(fit)))
+    if (inherits(recorded, "condition")) {
+      stop(sprintf("score_test: the log-likelihood failed at the restricted estimate: %s", conditionMessage(recorded)),
+           call. = FALSE)
+    }
+    rust(fg_hessian(recorded$output, recorded$params))
   }
-  derivatives <- rust(fg_hessian(recorded$output, recorded$params))
   information_inverse <- rust(fg_inverse_spd(-derivatives$hessian))
   if (is.null(information_inverse)) {
     stop(paste0("score_test: the full model's observed information at the restricted estimate is not ",

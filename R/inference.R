@@ -131,9 +131,14 @@ vcov.femtofit <- function(object, type = c("model", "sandwich"), ...) {
   }
   free <- object$free
   bread <- object$vcov[free, free, drop = FALSE]
-  # scores first: an error inside crossprod()'s S4 dispatch would be garbled
-  scores <- observation_scores(object, "vcov")
-  meat <- crossprod(scores)
+  # scores first: an error inside crossprod()'s S4 dispatch would be garbled.
+  # A sharded fit's scores stay on its workers, which sum their products.
+  meat <- if (is_sharded(object$spec)) {
+    sharded_meat(object, "vcov")
+  } else {
+    scores <- observation_scores(object, "vcov")
+    crossprod(scores)
+  }
   sandwich <- bread %*% meat %*% bread
   out <- object$vcov
   out[free, free] <- (sandwich + t(sandwich)) / 2   # exactly symmetric

@@ -198,11 +198,17 @@ profile_point <- function(object, label, value, start) {
   if (sum(object$free) == 1L) {
     # nothing left to re-maximise: the profile is the log-likelihood itself
     # record_loglik works on the optimiser's scale, value is on coef()'s
-    rec <- record_loglik(object$spec, working_start(object$spec, value))
-    if (inherits(rec, "condition")) stop(conditionMessage(rec), call. = FALSE)
+    theta <- working_start(object$spec, value)
+    loglik <- if (is_sharded(object$spec)) {
+      sharded_loglik(object$spec, theta, order = 0L, caller = "profile")$value
+    } else {
+      rec <- record_loglik(object$spec, theta)
+      if (inherits(rec, "condition")) stop(conditionMessage(rec), call. = FALSE)
+      value_of(rec$output)
+    }
     coefficients <- stats::coef(object)
     coefficients[[label]] <- value
-    return(list(loglik = value_of(rec$output), coefficients = coefficients, converged = TRUE))
+    return(list(loglik = loglik, coefficients = coefficients, converged = TRUE))
   }
   # fit's own warnings (no convergence, no standard errors) are counted by
   # the callers through `converged`; the standard errors of a refit are

@@ -206,12 +206,25 @@ working_spec <- function(spec) {
   params <- split_parameters(u_full, layout)
   fixed <- NULL
   for (name in names(spec$fixed)) fixed[[name]] <- u_full[fixed_positions(name, layout)]
-  natural <- spec
-  loglik <- function(...) {
-    values <- list(...)
-    natural$invoke(Map(function(name, v) transform_forward(natural$transforms[[name]], v), names(values), values))
+  # A sharded model's workers build the same log-likelihood from their
+  # shards (shard_worker_configure()): they are told the transforms.
+  shards <- spec$shards
+  if (!is.null(shards)) {
+    shards$outer <- list(transforms = spec$transforms, names = layout$names, positional = layout$positional)
   }
-  fit_spec(loglik, params, spec$method, spec$control, fixed, spec$nobs, weights = spec$weights)
+  fit_spec(working_loglik(spec$invoke, spec$transforms), params, spec$method, spec$control, fixed, spec$nobs,
+           weights = spec$weights, shards = shards)
+}
+
+# The log-likelihood of the working parameters u (by name): the transforms
+# applied to them, then `invoke`, the natural-scale log-likelihood's caller.
+working_loglik <- function(invoke, transforms) {
+  force(invoke)
+  force(transforms)
+  function(...) {
+    values <- list(...)
+    invoke(Map(function(name, v) transform_forward(transforms[[name]], v), names(values), values))
+  }
 }
 
 # A covariance of the working-scale parameters u mapped to the natural

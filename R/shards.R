@@ -1,0 +1,399 @@
+# Log-likelihoods summed over data shards: fit(loglik, params, shards = ,
+# cluster = ). The shards stay where they were sent when the fit started (on
+# the workers of a `parallel` cluster, or in this process without one); at
+# each point the optimiser asks for, the driver broadcasts the parameters,
+# every worker records (once, then replays) the log-likelihood of each of
+# its shards and returns the sums of their values, gradients and Hessians,
+# and the driver adds those up. The sums go into the same optimiser
+# (fg_maximize_evaluated) and the same femtofit as an unsharded fit.
+#
+# The driver's spec of a sharded fit is an ordinary spec (fit_spec()) whose
+# `shards` element holds the backend (an environment: fit id, cluster, which
+# shards each worker holds) and, for the working-scale spec of a fit with
+# transforms, the natural scale's transforms (`outer`). What a worker needs
+# to rebuild that spec for each of its shards (the parameters, fixed values,
+# transforms and each shard's observation weights) is sent once per spec
+# (shard_configure()), never with each evaluation.
+
+# Worker side --------------------------------------------------------------
+
+# The state of each sharded fit in this process, by fit id: the user's
+# log-likelihood, this worker's shards and their positions in the fit's list
+# of shards, and per shard the spec and the recording of the last point.
+shard_registry <- new.env(parent = emptyenv())
+
+# The one function the driver calls on a worker (or in this process):
+# `what` is "load", "configure", "evaluate", "meat", "observations" or
+# "summary". It never raises an error: failures come back as
+# list(ok = FALSE, shard, message, host, pid) for the driver to report.
+shard_worker <- function(id, what, ...) {
+  shard <- NA_integer_
+  result <- tryCatch({
+    if (what == "load") {
+      shard_worker_load(id, ...)
+    } else {
+      state <- shard_registry[[id]]
+      if (is.null(state)) {
+        stop("this worker holds no shards of the fit (it was restarted, or is not the cluster the fit was started on)",
+             call. = FALSE)
+      }
+      if (what == "configure") {
+        shard_worker_configure(state, ...)
+      } else {
+        per_shard <- lapply(seq_along(state$shards), function(k) {
+          shard <<- state$indices[k]
+          shard_worker_one(state, k, what, ...)
+        })
+        shard <- NA_integer_
+        shard_worker_combine(what, per_shard)
+      }
+    }
+  }, error = function(e) structure(list(message = conditionMessage(e)), class = "shard_failure"))
+  if (inherits(result, "shard_failure")) {
+    return(list(ok = FALSE, shard = shard, message = result$message,
+                host = Sys.info()[["nodename"]], pid = Sys.getpid()))
+  }
+  list(ok = TRUE, result = result)
+}
+
+# shard_worker() with the arguments that differ between workers (`one`, a
+# list) and those they share. A function of the namespace, so that
+# parallel::clusterApply() sends a reference to it, not a closure holding
+# every worker's shards.
+shard_worker_apply <- function(one, id, what, ...) do.call(shard_worker, c(list(id, what), one, list(...)))
+
+# Stores this worker's shards; `loglik` is the user's, taking `data`.
+# On a cluster's worker (`attach`), femtograd is attached, since the
+# log-likelihood may call its functions unqualified, as it does in the
+# user's session.
+shard_worker_load <- function(id, loglik, shards, indices, replay, attach) {
+  if (attach && !"package:femtograd" %in% search()) attachNamespace("femtograd")
+  bound <- lapply(shards, function(shard) bind_shard(loglik, shard))
+  assign(id, new.env(parent = emptyenv()), envir = shard_registry)
+  state <- shard_registry[[id]]
+  state$shards <- bound
+  state$indices <- indices
+  state$replay <- replay
+  state$specs <- vector("list", length(bound))
+  state$recordings <- vector("list", length(bound))
+  state$recorded <- numeric(length(bound))
+  TRUE
+}
+
+# The user's log-likelihood with `data` bound to one shard (as the default
+# of its `data` argument, so fit_spec() sees the arguments it takes the
+# parameters by exactly as in an unsharded fit).
+bind_shard <- function(loglik, shard) {
+  formals(loglik)["data"] <- list(shard)
+  loglik
+}
+
+# Rebuilds, for each shard, the spec the driver describes in `desc`
+# (see shard_description()), with that shard's observation weights.
+shard_worker_configure <- function(state, desc, weights) {
+  for (k in seq_along(state$shards)) {
+    loglik <- state$shards[[k]]
+    if (!is.null(desc$outer)) {
+      natural <- loglik_caller(with_arithmetic_shortcuts(loglik), desc$outer$names, positional = desc$outer$positional)
+      loglik <- working_loglik(natural, desc$outer$transforms)
+    }
+    state$specs[[k]] <- fit_spec(loglik, desc$params, "newton", list(), desc$fixed, NULL, desc$transform,
+                                 weights = weights[[k]])
+    state$recordings[k] <- list(NULL)
+  }
+  state$recorded[] <- 0
+  TRUE
+}
+
+# Shard k's log-likelihood recorded at `theta` (working scale): the
+# recording of the last point replayed there, or a new one.
+shard_recording <- function(state, k, theta) {
+  slot <- state$recordings[[k]]
+  if (!is.null(slot)) {
+    if (identical(slot$at, theta)) return(slot$recording)
+    if (state$replay && isTRUE(rust(fg_replay(slot$recording$output, slot$recording$params, theta)))) {
+      state$recordings[[k]] <- list(at = theta, recording = slot$recording)
+      return(slot$recording)
+    }
+  }
+  state$recordings[k] <- list(NULL)
+  recording <- record_loglik(state$specs[[k]], theta)
+  if (inherits(recording, "condition")) stop(conditionMessage(recording), call. = FALSE)
+  state$recorded[k] <- state$recorded[k] + 1
+  state$recordings[[k]] <- list(at = theta, recording = recording)
+  recording
+}
+
+shard_worker_one <- function(state, k, what, theta, order = 2L) {
+  theta <- as.double(theta)
+  rec <- shard_recording(state, k, theta)
+  switch(what,
+    evaluate = {
+      # numbers_to_show(): reading the value with value_of() would be a
+      # guard, and the next replay would fail it
+      if (order == 0L) return(list(value = as.double(numbers_to_show(rec$output))))
+      rust(if (order == 1L) fg_gradient(rec$output, rec$params) else fg_hessian(rec$output, rec$params))
+    },
+    meat = {
+      scores <- fg_observation_scores(rec$output, rec$params)
+      if (inherits(scores, "extendr_error")) {
+        stop(sprintf("sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels (%s)",
+                     sub("^observation_scores: ", "", scores$value)), call. = FALSE)
+      }
+      list(meat = crossprod(scores))
+    },
+    observations = list(counts = rust(fg_kernel_observations(rec$output))),
+    summary = c(rust(fg_observation_summary(rec$output)), recordings = state$recorded[k]),
+    stop(sprintf("unknown request '%s'", what), call. = FALSE))
+}
+
+# A worker's answer: sums over its shards for evaluations and the meat, one
+# entry per shard otherwise. `recorded` counts the recordings so far.
+shard_worker_combine <- function(what, per_shard) {
+  if (what %in% c("evaluate", "meat")) {
+    out <- per_shard[[1]]
+    for (part in per_shard[-1]) for (name in names(out)) out[[name]] <- out[[name]] + part[[name]]
+    return(out)
+  }
+  per_shard
+}
+
+# Driver side --------------------------------------------------------------
+
+shard_fit_counter <- new.env(parent = emptyenv())
+shard_fit_counter$n <- 0
+
+# Checks the shards and the cluster, sends each worker its shards (or keeps
+# them in this process) and returns the backend. `replay` is control$replay.
+shard_backend <- function(loglik, shards, cluster, replay = TRUE) {
+  if (!is.function(loglik) || !"data" %in% names(formals(loglik))) {
+    stop("fit: with shards, loglik must be a function with an argument `data` (one shard's data), ",
+         "e.g. function(beta, data) loglik_logistic(beta, data$X, data$y)", call. = FALSE)
+  }
+  check_shards(shards)
+  if (!is.null(cluster) && !inherits(cluster, "cluster")) {
+    stop(sprintf("fit: cluster must be a cluster from parallel::makeCluster() (or parallelly), got an object of class '%s'",
+                 paste(class(cluster), collapse = "/")), call. = FALSE)
+  }
+  if (!is.null(replay) && !(isTRUE(replay) || isFALSE(replay))) {
+    stop("fit: control$replay must be TRUE or FALSE", call. = FALSE)
+  }
+  shard_fit_counter$n <- shard_fit_counter$n + 1
+  id <- sprintf("%s-%d-%.0f-%d", Sys.info()[["nodename"]], Sys.getpid(), as.numeric(Sys.time()) * 1e6,
+                shard_fit_counter$n)
+  workers <- if (is.null(cluster)) 1L else length(cluster)
+  # Shard i goes to worker (i - 1) %% workers + 1: several shards per worker
+  # are fine, a worker without a shard is idle.
+  owner <- (seq_along(shards) - 1L) %% workers + 1L
+  backend <- new.env(parent = emptyenv())
+  backend$id <- id
+  backend$cluster <- cluster
+  backend$owner <- owner
+  backend$n_shards <- length(shards)
+  backend$configured <- NULL
+  backend$busy <- FALSE
+  per_worker <- lapply(seq_len(workers), function(w) {
+    list(shards = unname(shards[owner == w]), indices = which(owner == w))
+  })
+  if (is.null(cluster)) {
+    reg.finalizer(backend, function(e) if (exists(e$id, envir = shard_registry, inherits = FALSE)) {
+      rm(list = e$id, envir = shard_registry)
+    })
+  }
+  shard_send(backend, "load", loglik = loglik, per_worker = per_worker, replay = !isFALSE(replay),
+             attach = !is.null(cluster), caller = "fit")
+  backend
+}
+
+# Shards must be a non-empty list of non-empty shards of one layout (data
+# frames with the same columns, matrices with the same columns, lists with
+# the same elements, vectors of one type), checked before anything is sent.
+check_shards <- function(shards) {
+  if (is.data.frame(shards) || !is.list(shards) || length(shards) == 0L) {
+    stop("fit: shards must be a non-empty list of data shards, e.g. split(df, df$group) ",
+         "(a single data frame is one shard: list(df))", call. = FALSE)
+  }
+  layout <- function(s) {
+    if (is.data.frame(s)) return(list(kind = "data frame", columns = names(s), classes = lapply(s, class)))
+    if (is.matrix(s)) return(list(kind = "matrix", columns = colnames(s) %||% ncol(s), classes = typeof(s)))
+    if (is.list(s)) return(list(kind = "list", columns = names(s), classes = lapply(s, class)))
+    list(kind = "vector", columns = NULL, classes = typeof(s))
+  }
+  describe <- function(l) {
+    if (is.null(l$columns) || is.numeric(l$columns)) {
+      return(sprintf("a %s%s", l$kind, if (is.numeric(l$columns)) sprintf(" of %d columns", l$columns) else ""))
+    }
+    sprintf("a %s with %s %s", l$kind, if (l$kind == "list") "elements" else "columns",
+            paste(l$columns, collapse = ", "))
+  }
+  first <- layout(shards[[1]])
+  for (i in seq_along(shards)) {
+    s <- shards[[i]]
+    label <- if (!is.null(names(shards)) && nzchar(names(shards)[i])) sprintf("shard %d ('%s')", i, names(shards)[i])
+             else sprintf("shard %d", i)
+    if (is.null(s) || NROW(s) == 0L || (is.list(s) && !is.data.frame(s) && all(lengths(s) == 0L))) {
+      stop(sprintf("fit: %s is empty; every shard needs observations", label), call. = FALSE)
+    }
+    here <- layout(s)
+    if (!identical(here$kind, first$kind) || !identical(here$columns, first$columns)) {
+      stop(sprintf("fit: the shards differ: %s is %s but shard 1 is %s", label, describe(here), describe(first)),
+           call. = FALSE)
+    }
+    if (!identical(here$classes, first$classes)) {
+      which_col <- if (is.list(here$classes)) {
+        names(here$classes)[!mapply(identical, here$classes, first$classes)][1]
+      }
+      stop(sprintf("fit: the shards differ: %s%s has type %s but in shard 1 it is %s", label,
+                   if (!is.null(which_col)) sprintf(" column '%s'", which_col) else "",
+                   paste(if (is.null(which_col)) here$classes else here$classes[[which_col]], collapse = "/"),
+                   paste(if (is.null(which_col)) first$classes else first$classes[[which_col]], collapse = "/")),
+           call. = FALSE)
+    }
+  }
+  invisible(TRUE)
+}
+
+# Sends `what` to every worker holding shards (or runs it here, without a
+# cluster). `per_worker` lists what differs between workers (their shards,
+# their weights), the rest of `...` goes to all. Returns the workers'
+# results; a failure on a worker is an error naming the shard and worker,
+# prefixed with `caller` (NULL: none, for messages that fit() prefixes).
+shard_send <- function(backend, what, ..., per_worker = NULL, caller = "fit") {
+  cluster <- backend$cluster
+  if (is.null(cluster)) {
+    args <- c(list(backend$id, what), if (!is.null(per_worker)) per_worker[[1]], list(...))
+    answers <- list(do.call(shard_worker, args))
+  } else {
+    if (backend$busy) {
+      stop(sprintf(paste("%s: a previous evaluation on the cluster was interrupted, so its workers may still send",
+                         "stale results; rebuild the cluster (parallel::stopCluster(), then makeCluster()) and refit"),
+                   caller %||% "fit"), call. = FALSE)
+    }
+    backend$busy <- TRUE
+    answers <- tryCatch({
+      if (is.null(per_worker)) {
+        parallel::clusterCall(cluster, shard_worker, backend$id, what, ...)
+      } else {
+        parallel::clusterApply(cluster, per_worker, shard_worker_apply, backend$id, what, ...)
+      }
+    }, error = function(e) {
+      backend$busy <- FALSE
+      stop(sprintf(paste("%sthe cluster failed while %s (%s); a worker may have died or lost its connection:",
+                         "rebuild the cluster and refit"),
+                   if (is.null(caller)) "" else paste0(caller, ": "), if (what == "load") "receiving the shards" else "evaluating the shards",
+                   conditionMessage(e)), call. = FALSE)
+    })
+    backend$busy <- FALSE
+  }
+  for (w in seq_along(answers)) {
+    a <- answers[[w]]
+    if (!is.list(a) || !isTRUE(a$ok)) {
+      where <- if (is.null(cluster)) "in this R process" else sprintf("on worker %d (%s, pid %s)", w, a$host, a$pid)
+      stop(sprintf("%s%s %s: %s", if (is.null(caller)) "" else paste0(caller, ": "),
+                   if (is.list(a) && !is.na(a$shard)) sprintf("shard %d failed", a$shard) else "a worker failed",
+                   where, if (is.list(a)) a$message else format(a)), call. = FALSE)
+    }
+  }
+  lapply(answers, `[[`, "result")
+}
+
+# What a worker needs to rebuild `spec` for each of its shards.
+shard_description <- function(spec) {
+  list(params = spec$params, fixed = spec$fixed, transform = spec$transform, outer = spec$shards$outer)
+}
+
+# Configures the workers for `spec` unless they already are: the
+# description and each worker's shards' weights (NULL: unweighted).
+shard_configure <- function(spec, caller) {
+  backend <- spec$shards$backend
+  desc <- shard_description(spec)
+  key <- list(desc = desc, weights = spec$weights)
+  if (identical(backend$configured, key)) return(invisible(backend))
+  workers <- if (is.null(backend$cluster)) 1L else length(backend$cluster)
+  per_worker <- lapply(seq_len(workers), function(w) {
+    mine <- backend$owner == w
+    list(weights = if (is.null(spec$weights)) vector("list", sum(mine)) else unname(spec$weights[mine]))
+  })
+  backend$configured <- NULL
+  shard_send(backend, "configure", desc = desc, per_worker = per_worker, caller = caller)
+  backend$configured <- key
+  invisible(backend)
+}
+
+# Sends `what` at `theta` (working scale) for `spec`, configuring first.
+shard_request <- function(spec, what, theta, ..., caller = "fit") {
+  shard_configure(spec, caller)
+  shard_send(spec$shards$backend, what, theta = as.double(theta), ..., caller = caller)
+}
+
+is_sharded <- function(spec) !is.null(spec$shards)
+
+# The log-likelihood summed over shards at `theta` with derivatives up to
+# `order`: list(value, gradient, hessian).
+sharded_loglik <- function(spec, theta, order = 2L, caller = "fit") {
+  answers <- shard_request(spec, "evaluate", theta, order = as.integer(order), caller = caller)
+  shard_worker_combine("evaluate", answers)
+}
+
+# The objective fg_maximize_evaluated() calls (its errors are reported as
+# "fit: the log-likelihood function failed: ...").
+sharded_objective <- function(spec) {
+  function(theta, order) sharded_loglik(spec, theta, order, caller = NULL)
+}
+
+# What fg_maximize() reads from the recording at the optimum, summed over
+# shards: observations (NA if a shard's kernels report none), saturated
+# probabilities by kernel, and the number of recordings.
+sharded_outcome <- function(spec, opt) {
+  answers <- shard_request(spec, "summary", opt$par)
+  per_shard <- unlist(answers, recursive = FALSE)
+  opt$observations <- sum(vapply(per_shard, function(s) as.double(s$observations), numeric(1)))
+  saturated <- list()
+  for (s in per_shard) for (name in names(s$saturated)) {
+    saturated[[name]] <- (saturated[[name]] %||% 0) + s$saturated[[name]]
+  }
+  opt$saturated <- saturated
+  # how often the shards' log-likelihoods were recorded since the workers
+  # were configured for this spec (not replayed), over all shards
+  opt$recordings <- sum(vapply(per_shard, function(s) as.double(s$recordings), numeric(1)))
+  opt
+}
+
+# The sandwich's meat, sum over observations of s_i s_i', summed over
+# shards on the workers: the scores never leave them.
+sharded_meat <- function(object, caller) {
+  meat <- shard_worker_combine("meat", shard_request(object$spec, "meat", stats::coef(object)[object$free],
+                                                      caller = caller))$meat
+  labels <- names(object$free)[object$free]
+  dimnames(meat) <- list(labels, labels)
+  meat
+}
+
+# The number of observations each shard's kernels see (all of a shard's
+# kernels must see the same), in the order of the shards, for bootstrap().
+sharded_observations <- function(fit) {
+  answers <- shard_request(fit$spec, "observations", working_start(fit$spec, stats::coef(fit)[fit$free]),
+                           caller = "bootstrap")
+  backend <- fit$spec$shards$backend
+  counts <- numeric(backend$n_shards)
+  for (w in seq_along(answers)) {
+    indices <- which(backend$owner == w)
+    for (j in seq_along(indices)) {
+      kernel_counts <- answers[[w]][[j]]$counts
+      shard <- indices[j]
+      if (length(kernel_counts) == 0L) {
+        stop("bootstrap: the log-likelihood uses no loglik_* kernels, so there are no observations to resample",
+             call. = FALSE)
+      }
+      if (length(unique(kernel_counts)) > 1L) {
+        stop(sprintf(paste("bootstrap: in shard %d the kernels under the log-likelihood see different numbers of",
+                           "observations (%s); resampling needs every kernel to see the same observations"), shard,
+                     paste(sprintf("%s: %d", names(kernel_counts), as.integer(kernel_counts)), collapse = ", ")),
+             call. = FALSE)
+      }
+      counts[shard] <- kernel_counts[[1]]
+    }
+  }
+  if (any(counts == 0)) stop("bootstrap: a shard's kernels have no observations to resample", call. = FALSE)
+  as.integer(counts)
+}
