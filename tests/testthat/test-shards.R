@@ -12,7 +12,7 @@ shard_data <- function(n = 450, seed = 13) {
 # Written for one shard; everything it uses comes from `data`.
 logistic_shard <- function(beta, data) loglik_logistic(beta, cbind(1, data$x1, data$x2), data$y)
 
-expect_same_fit <- function(sharded, whole, tolerance = 1e-8) {
+expect_same_fit <- function(sharded, whole, tolerance = 1e-10) {
   expect_equal(coef(sharded), coef(whole), tolerance = tolerance)
   expect_equal(vcov(sharded), vcov(whole), tolerance = tolerance)
   expect_equal(as.numeric(logLik(sharded)), as.numeric(logLik(whole)), tolerance = tolerance)
