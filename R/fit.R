@@ -64,7 +64,10 @@
 #' environment, so it should find everything but `data` there (not in the
 #' global environment). The shards stay on the workers until the cluster is
 #' stopped; later calls of methods on the fit use them, so the fit needs
-#' its cluster running.
+#' its cluster running. A shard may also be a file path that `loglik`
+#' reads (`function(beta, data) { s <- readRDS(data); ... }`): the data
+#' then never pass through this process, and since the log-likelihood is
+#' recorded once and replayed, each worker reads its files once per fit.
 #'
 #' Shards must be non-empty and alike (data frames with the same columns of
 #' the same types, matrices with the same columns, lists with the same

@@ -187,3 +187,23 @@ test_that("the workers of a cluster made by parallelly work too", {
   sharded <- fit(logistic_shard, params = start, shards = split(d, d$g), cluster = cl)
   expect_equal(coef(sharded), coef(fit(function(beta) logistic_shard(beta, d), params = start)), tolerance = 1e-8)
 })
+
+test_that("shards may be file paths that the log-likelihood reads, once per recording", {
+  d <- shard_data(n = 200, seed = 8)
+  files <- vapply(split(d, d$g), function(s) {
+    path <- tempfile(fileext = ".rds")
+    saveRDS(s, path)
+    path
+  }, character(1))
+  on.exit(unlink(files), add = TRUE)
+  reads <- new.env()
+  reads$n <- 0
+  from_file <- function(beta, data) {
+    reads$n <- reads$n + 1
+    logistic_shard(beta, readRDS(data))
+  }
+  start <- list(beta = rep(0, 3))
+  sharded <- fit(from_file, params = start, shards = as.list(unname(files)))
+  expect_same_fit(sharded, fit(function(beta) logistic_shard(beta, d), params = start))
+  expect_equal(reads$n, 3)
+})
