@@ -17,7 +17,9 @@
 #'
 #' `loglik_logistic(beta, X, y)` is logistic regression with linear
 #' predictor `X %*% beta`; `loglik_poisson_log(beta, X, y)` is Poisson
-#' regression with log link.
+#' regression with log link. Both take an `offset`, a known term of each
+#' observation's linear predictor (`X %*% beta + offset`), as `glm()`'s
+#' `offset()` (for a Poisson rate per exposure, `offset = log(exposure)`).
 #'
 #' @param mu,sigma Normal mean and standard deviation.
 #' @param rate Rate (exponential, gamma).
@@ -27,6 +29,8 @@
 #' @param shape,scale Shape and scale (gamma shape, Weibull).
 #' @param alpha,beta Beta-distribution shapes; for `loglik_pareto`, `alpha`
 #'   is the tail index. For the regressions, `beta` is the coefficient vector.
+#' @param offset For the regressions: `NULL` or one number per observation
+#'   added to the linear predictor.
 #' @param r Number of successes (negative binomial size, may be non-integer).
 #' @param x_min Pareto scale (lower bound of the support).
 #' @param x Observations.
@@ -128,17 +132,17 @@ loglik_pareto <- function(alpha, x_min, x) kernel("pareto", list(alpha, x_min), 
 
 #' @rdname loglik
 #' @export
-loglik_logistic <- function(beta, X, y) regression("bernoulli_logit", beta, X, y)
+loglik_logistic <- function(beta, X, y, offset = NULL) regression("bernoulli_logit", beta, X, y, offset)
 
 #' @rdname loglik
 #' @export
-loglik_poisson_log <- function(beta, X, y) regression("poisson_log", beta, X, y)
+loglik_poisson_log <- function(beta, X, y, offset = NULL) regression("poisson_log", beta, X, y, offset)
 
 # The kernel on the linear-predictor scale at eta = X %*% beta, recorded as
 # one node: its derivatives need only X' g and X' diag(h) X, from one pass
 # over X, where X %*% beta and the kernel as two nodes would carry n x p
 # tangents through the product.
-regression <- function(name, beta, X, y) {
+regression <- function(name, beta, X, y, offset = NULL) {
   caller <- if (name == "bernoulli_logit") "loglik_logistic" else "loglik_poisson_log"
   if (is_value(X) || !is.numeric(X) || !is.matrix(X)) {
     stop(sprintf("%s: X must be a numeric design matrix", caller), call. = FALSE)
@@ -151,9 +155,16 @@ regression <- function(name, beta, X, y) {
   }
   if (name == "bernoulli_logit" && is.logical(y) && !is.object(y)) y <- as.double(y)   # TRUE/FALSE as glm takes them
   check_data(y, caller, "y")
+  if (!is.null(offset)) {
+    check_data(offset, caller, "offset")
+    if (length(offset) != nrow(X)) {
+      stop(sprintf("%s: offset has length %d but X has %d rows", caller, length(offset), nrow(X)), call. = FALSE)
+    }
+  }
   node <- as_node(beta, caller)
   weights <- kernel_weights$current
   out <- wrap_node(fg_regression(name, node, as_doubles(X), dim(X), as_doubles(y),
+                                 if (is.null(offset)) NULL else as.double(offset),
                                  if (is.null(weights)) NULL else as.double(weights)))
   if (is_value(beta)) out else value_of(out)
 }

@@ -85,3 +85,24 @@ test_that("a parameter outside its domain gives -Inf, not an error", {
   expect_equal(value_of(loglik_poisson(val(-2), c(1, 2))), -Inf)
   expect_equal(value_of(loglik_bernoulli(val(1.5), c(0, 1))), -Inf)
 })
+
+test_that("regression kernels take glm's offset", {
+  set.seed(5)
+  n <- 120
+  X <- cbind(1, rnorm(n), runif(n))
+  exposure <- runif(n, 0.5, 3)
+  y <- rpois(n, exposure * exp(0.3 + 0.5 * X[, 2] - 0.4 * X[, 3]))
+  r <- fit(function(beta) loglik_poisson_log(beta, X, y, offset = log(exposure)), list(beta = rep(0, 3)))
+  g <- glm(y ~ X - 1 + offset(log(exposure)), family = poisson(),
+           control = glm.control(epsilon = 1e-12, maxit = 50))
+  expect_equal(unname(coef(r)), unname(coef(g)), tolerance = 1e-8)
+  expect_equal(unname(se(r)), unname(sqrt(diag(vcov(g)))), tolerance = 1e-6)
+  expect_equal(as.numeric(logLik(r)), as.numeric(logLik(g)), tolerance = 1e-10)
+  yb <- rbinom(n, 1, plogis(-0.2 + X[, 2] + 0.5 * X[, 3]))
+  o <- 0.3 * X[, 3]
+  rb <- fit(function(beta) loglik_logistic(beta, X, yb, offset = o), list(beta = rep(0, 3)))
+  gb <- glm(yb ~ X - 1, offset = o, family = binomial(), control = glm.control(epsilon = 1e-12, maxit = 50))
+  expect_equal(unname(coef(rb)), unname(coef(gb)), tolerance = 1e-8)
+  expect_error(loglik_logistic(val(c(0, 0, 0)), X, yb, offset = o[-1]), "offset has length 119 but X has 120 rows")
+  expect_error(loglik_logistic(val(c(0, 0, 0)), X, yb, offset = replace(o, 4, NA)), "offset\\[4\\]")
+})

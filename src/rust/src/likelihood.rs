@@ -55,14 +55,23 @@ fn fg_kernel(
 // predictor X %*% beta, X a double matrix (with its `dim`), responses `y`
 // (double); `weights` NULL except while the bootstrap refits.
 #[extendr]
-fn fg_regression(name: &str, beta: Robj, x: Robj, dim: Robj, y: Robj, weights: Nullable<Vec<f64>>) -> Result<Robj> {
+fn fg_regression(
+    name: &str,
+    beta: Robj,
+    x: Robj,
+    dim: Robj,
+    y: Robj,
+    offset: Nullable<Vec<f64>>,
+    weights: Nullable<Vec<f64>>,
+) -> Result<Robj> {
     let design = tensor_from_r(data_from_r(&x, "X")?, &dim)?;
-    let weights = match weights {
-        Nullable::NotNull(w) => Some(w),
+    let optional = |v: Nullable<Vec<f64>>| match v {
+        Nullable::NotNull(v) => Some(v),
         Nullable::Null => None,
     };
-    let data = KernelData::new(data_from_r(&y, "y")?).weighted(weights);
-    Ok(var_to_r(&record_regression(name, &var_from_r(&beta)?, design, data).map_err(r_error)?, Some(&beta)))
+    let data = KernelData::new(data_from_r(&y, "y")?).weighted(optional(weights));
+    let node = record_regression(name, &var_from_r(&beta)?, design, optional(offset), data).map_err(r_error)?;
+    Ok(var_to_r(&node, Some(&beta)))
 }
 
 // The n x p matrix of per-observation scores of a log-likelihood that is a

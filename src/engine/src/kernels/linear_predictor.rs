@@ -32,6 +32,8 @@ pub struct LinearPredictor<D> {
     kernel: Fused<D, 1>,
     /// The design X, n x p.
     design: Tensor,
+    /// A known term of each observation's linear predictor (glm's offset).
+    offset: Option<Vec<f64>>,
     cache: RefCell<Cache>,
 }
 
@@ -67,7 +69,33 @@ impl<D: Density<1>> LinearPredictor<D> {
         if !design.shape.is_matrix() || rows != n {
             bail!("{}: X must be a matrix with one row per observation ({n}), got {}", D::NAME, design.shape);
         }
-        Ok(LinearPredictor { kernel, design, cache: RefCell::new(Cache::default()) })
+        Ok(LinearPredictor { kernel, design, offset: None, cache: RefCell::new(Cache::default()) })
+    }
+
+    /// The same regression with eta = X beta + `offset` (one finite number
+    /// per observation; `None`: no offset).
+    pub fn with_offset(self, offset: Option<Vec<f64>>) -> Result<Self> {
+        if let Some(o) = &offset {
+            let n = self.dims().0;
+            if o.len() != n {
+                bail!("{}: offset has length {} but there are {n} observations", D::NAME, o.len());
+            }
+            if let Some(i) = o.iter().position(|v| !v.is_finite()) {
+                bail!("{}: offset[{}] = {} is not a finite number", D::NAME, i + 1, o[i]);
+            }
+        }
+        Ok(LinearPredictor { offset, ..self })
+    }
+
+    /// eta = X beta (+ offset) for coefficients `beta` of the right length.
+    fn linear_predictor(&self, beta: &[f64]) -> Vec<f64> {
+        let (n, p) = self.dims();
+        let mut eta = match &self.offset {
+            Some(o) => o.clone(),
+            None => vec![0.0; n],
+        };
+        gemm(view_mut(&mut eta, n, 1), view(&self.design.data, n, p), view(beta, p, 1));
+        eta
     }
 
     fn dims(&self) -> (usize, usize) {
@@ -160,8 +188,7 @@ impl<D: Density<1>> Rule for LinearPredictor<D> {
         if beta.numel() != p {
             bail!("{}: beta has length {} but X has {p} columns", D::NAME, beta.numel());
         }
-        let mut eta = vec![0.0; n];
-        gemm(view_mut(&mut eta, n, 1), view(&self.design.data, n, p), view(&beta.data, p, 1));
+        let eta = self.linear_predictor(&beta.data);
         let value = compensated_sum(n, |i| self.kernel.weighted_log_density(i, [eta[i]]));
         self.cache.borrow_mut().eta = eta;
         Ok(Tensor::scalar(value))
@@ -220,10 +247,9 @@ impl<D: Density<1>> Rule for LinearPredictor<D> {
     }
 
     fn saturated(&self, site: &Site) -> Option<usize> {
-        let (n, p) = self.dims();
+        let p = self.dims().1;
         let beta = site.inputs.first().filter(|b| b.numel() == p)?;
-        let mut eta = vec![0.0; n];
-        gemm(view_mut(&mut eta, n, 1), view(&self.design.data, n, p), view(&beta.data, p, 1));
+        let eta = self.linear_predictor(&beta.data);
         self.kernel.saturated_at(|i| [eta[i]])
     }
 

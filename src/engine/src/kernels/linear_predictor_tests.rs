@@ -32,14 +32,17 @@ fn responses(name: &str, n: usize) -> Vec<f64> {
 
 type Builder = Box<dyn Fn(&[Var]) -> Var>;
 
-/// The log-likelihood of `name` at X beta, beta = map(u): as one node, or
-/// as the product then the kernel.
-fn builders(name: &'static str, x: Tensor, data: KernelData, map: bool) -> [Builder; 2] {
+/// The log-likelihood of `name` at X beta (+ offset), beta = map(u): as one
+/// node, or as the product (plus the offset) then the kernel.
+fn builders(name: &'static str, x: Tensor, data: KernelData, map: bool, offset: Option<Vec<f64>>) -> [Builder; 2] {
     let beta = move |u: &Var| if map { record::binary("*", u, &Var::constant(s(2.0))).unwrap() } else { u.clone() };
-    let (x1, d1) = (x.clone(), data.clone());
-    let fused = move |p: &[Var]| record_regression(name, &beta(&p[0]), x1.clone(), d1.clone()).unwrap();
+    let (x1, d1, o1) = (x.clone(), data.clone(), offset.clone());
+    let fused = move |p: &[Var]| record_regression(name, &beta(&p[0]), x1.clone(), o1.clone(), d1.clone()).unwrap();
     let composed = move |p: &[Var]| {
-        let eta = record::matmul(&Var::constant(x.clone()), &beta(&p[0])).unwrap();
+        let mut eta = record::matmul(&Var::constant(x.clone()), &beta(&p[0])).unwrap();
+        if let Some(o) = &offset {
+            eta = record::binary("+", &eta, &Var::constant(Tensor::vector(o.clone()))).unwrap();
+        }
         record_kernel(name, &[eta], data.clone()).unwrap()
     };
     [Box::new(fused), Box::new(composed)]
@@ -57,35 +60,34 @@ fn assert_close(label: &str, what: &str, a: &[f64], b: &[f64], tol: f64) {
 fn one_node_regression_equals_the_product_then_the_kernel() {
     let x = design(N);
     let weights: Vec<f64> = (0..N).map(|i| [0.5, 2.0, 0.0, 1.25, 3.0, 1.0, 1.0][i % 7]).collect();
+    let offsets: Vec<f64> = (0..N).map(|i| 0.1 * (i % 5) as f64 - 0.2).collect();
     for name in ["bernoulli_logit", "poisson_log"] {
-        for weighted in [false, true] {
-            for map in [false, true] {
-                let label = format!("{name}, weighted {weighted}, beta = {}", if map { "2 u" } else { "u" });
-                let data = KernelData::new(responses(name, N)).weighted(weighted.then(|| weights.clone()));
-                let [fused, composed] = builders(name, x.clone(), data, map);
-                let point = [v(&[-0.3, 0.4, 0.25])];
-                let (a, b) = (leaves(&point), leaves(&point));
-                let (ra, rb) = (fused(&a), composed(&b));
-                assert!(rel_close(ra.value().data[0], rb.value().data[0], 1e-14), "{label}: value");
-                // A gradient first, then the Hessian on the same graph (the
-                // cached score), then along directions, then scores.
-                let (ga, gb) = (value_and_gradient(&ra, &a).unwrap().1, value_and_gradient(&rb, &b).unwrap().1);
-                assert_close(&label, "gradient", &ga, &gb, 1e-13);
-                let (ha, hb) = (second_order(&ra, &a, None).unwrap(), second_order(&rb, &b, None).unwrap());
-                assert_close(&label, "gradient (second order)", &ha.gradient, &gb, 1e-13);
-                assert_close(&label, "Hessian", &ha.hessian_times.data, &hb.hessian_times.data, 1e-13);
-                let d = Batch::from_data(P, 2, vec![1.0, -2.0, 0.5, 0.0, 3.0, 1.0]);
-                let (da, db) = (second_order(&ra, &a, Some(&d)).unwrap(), second_order(&rb, &b, Some(&d)).unwrap());
-                assert_close(&label, "H D", &da.hessian_times.data, &db.hessian_times.data, 1e-13);
-                let (sa, sb) = (observation_scores(&ra, &a).unwrap(), observation_scores(&rb, &b).unwrap());
-                assert_eq!(sa.shape, sb.shape);
-                assert_close(&label, "scores", &sa.data, &sb.data, 1e-13);
-                // Fresh graphs: the Hessian before any gradient.
-                let (c, e) = (leaves(&point), leaves(&point));
-                let (hc, he) = (second_order(&fused(&c), &c, None).unwrap(), second_order(&composed(&e), &e, None).unwrap());
-                assert_close(&label, "Hessian (fresh)", &hc.hessian_times.data, &he.hessian_times.data, 1e-13);
-                assert_eq!(hc.hessian_times, ha.hessian_times, "{label}: Hessian depends on what came before");
-            }
+        for (weighted, map, offset) in [(false, false, false), (true, false, false), (false, true, false), (true, true, true), (false, false, true)] {
+            let label = format!("{name}, weighted {weighted}, beta = {}, offset {offset}", if map { "2 u" } else { "u" });
+            let data = KernelData::new(responses(name, N)).weighted(weighted.then(|| weights.clone()));
+            let [fused, composed] = builders(name, x.clone(), data, map, offset.then(|| offsets.clone()));
+            let point = [v(&[-0.3, 0.4, 0.25])];
+            let (a, b) = (leaves(&point), leaves(&point));
+            let (ra, rb) = (fused(&a), composed(&b));
+            assert!(rel_close(ra.value().data[0], rb.value().data[0], 1e-14), "{label}: value");
+            // A gradient first, then the Hessian on the same graph (the
+            // cached score), then along directions, then scores.
+            let (ga, gb) = (value_and_gradient(&ra, &a).unwrap().1, value_and_gradient(&rb, &b).unwrap().1);
+            assert_close(&label, "gradient", &ga, &gb, 1e-13);
+            let (ha, hb) = (second_order(&ra, &a, None).unwrap(), second_order(&rb, &b, None).unwrap());
+            assert_close(&label, "gradient (second order)", &ha.gradient, &gb, 1e-13);
+            assert_close(&label, "Hessian", &ha.hessian_times.data, &hb.hessian_times.data, 1e-13);
+            let d = Batch::from_data(P, 2, vec![1.0, -2.0, 0.5, 0.0, 3.0, 1.0]);
+            let (da, db) = (second_order(&ra, &a, Some(&d)).unwrap(), second_order(&rb, &b, Some(&d)).unwrap());
+            assert_close(&label, "H D", &da.hessian_times.data, &db.hessian_times.data, 1e-13);
+            let (sa, sb) = (observation_scores(&ra, &a).unwrap(), observation_scores(&rb, &b).unwrap());
+            assert_eq!(sa.shape, sb.shape);
+            assert_close(&label, "scores", &sa.data, &sb.data, 1e-13);
+            // Fresh graphs: the Hessian before any gradient.
+            let (c, e) = (leaves(&point), leaves(&point));
+            let (hc, he) = (second_order(&fused(&c), &c, None).unwrap(), second_order(&composed(&e), &e, None).unwrap());
+            assert_close(&label, "Hessian (fresh)", &hc.hessian_times.data, &he.hessian_times.data, 1e-13);
+            assert_eq!(hc.hessian_times, ha.hessian_times, "{label}: Hessian depends on what came before");
         }
     }
 }
@@ -95,7 +97,7 @@ fn one_node_regression_matches_finite_differences() {
     let x = design(40);
     for name in ["bernoulli_logit", "poisson_log"] {
         let data = KernelData::new(responses(name, 40));
-        let [fused, _] = builders(name, x.clone(), data, true);
+        let [fused, _] = builders(name, x.clone(), data, true, Some((0..40).map(|i| 0.05 * i as f64 - 1.0).collect()));
         check(name, &*fused, &[v(&[-0.3, 0.4, 0.25])]);
     }
 }
@@ -103,7 +105,7 @@ fn one_node_regression_matches_finite_differences() {
 #[test]
 fn one_node_regression_errors_name_the_kernel() {
     let err = |name: &str, beta: Tensor, x: Tensor, y: Vec<f64>| {
-        record_regression(name, &Var::leaf(beta), x, KernelData::new(y)).unwrap_err().0
+        record_regression(name, &Var::leaf(beta), x, None, KernelData::new(y)).unwrap_err().0
     };
     let x = design(5);
     assert_eq!(

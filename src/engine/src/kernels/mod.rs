@@ -1001,16 +1001,17 @@ const REGRESSION_NAMES: &[&str] = &["bernoulli_logit", "poisson_log"];
 /// `design %*% beta` (see `linear_predictor`), with the responses in
 /// `data.x` and optional observation weights. Errors as `record_kernel`'s,
 /// and when the design is not a matrix with one row per response.
-pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelData) -> Result<Var> {
+pub fn record_regression(name: &str, beta: &Var, design: Tensor, offset: Option<Vec<f64>>, data: KernelData) -> Result<Var> {
     use linear_predictor::LinearPredictor;
     use regression::*;
     fn linear<D: Density<1>>(
         beta: &Var,
         design: Tensor,
+        offset: Option<Vec<f64>>,
         weights: Option<Vec<f64>>,
         make: impl FnOnce() -> Result<D>,
     ) -> Result<Var> {
-        let rule = LinearPredictor::new(Fused::new(make()?).with_weights(weights)?, design)?;
+        let rule = LinearPredictor::new(Fused::new(make()?).with_weights(weights)?, design)?.with_offset(offset)?;
         Var::apply(std::rc::Rc::new(rule), &[beta.into()])
     }
     let KernelData { x, size, weights, .. } = data;
@@ -1018,8 +1019,8 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, data: KernelDat
         bail!("loglik_{name}: size is only used by the binomial kernel");
     }
     match name {
-        "bernoulli_logit" => linear(beta, design, weights, || BernoulliLogit::new(x.to_vec())),
-        "poisson_log" => linear(beta, design, weights, || PoissonLog::new(x.to_vec())),
+        "bernoulli_logit" => linear(beta, design, offset, weights, || BernoulliLogit::new(x.to_vec())),
+        "poisson_log" => linear(beta, design, offset, weights, || PoissonLog::new(x.to_vec())),
         _ => bail!("unknown regression kernel '{name}' (known: {})", REGRESSION_NAMES.join(", ")),
     }
 }
