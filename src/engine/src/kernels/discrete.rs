@@ -58,49 +58,12 @@ pub struct Binomial {
 
 impl Binomial {
     pub fn new(x: Vec<f64>, size: Vec<f64>) -> Result<Self> {
-        const NAME: &str = <Binomial as Density<1>>::NAME;
-        let n = x.len();
-        if size.len() != 1 && size.len() != n {
-            bail!("{NAME}: size has length {} but x has length {n}", size.len());
-        }
-        let shared = size.len() == 1;
-        let mut size = size;
-        for (i, s) in size.iter_mut().enumerate() {
-            match as_count(*s) {
-                Some(r) => *s = r,
-                None => {
-                    let at = if shared { String::new() } else { format!("[{}]", i + 1) };
-                    bail!("{NAME}: size{at} = {} is not a non-negative integer", super::show(*s));
-                }
-            }
-        }
-        let size_at = |i: usize| size[if shared { 0 } else { i }];
-        let mut x = x;
-        for (i, v) in x.iter_mut().enumerate() {
-            let trials = size_at(i);
-            match as_count(*v) {
-                Some(r) if r <= trials => *v = r,
-                _ => {
-                    let bound = if shared { format!("size = {trials}") } else { format!("size[{}] = {trials}", i + 1) };
-                    bail!(
-                        "{NAME}: x[{}] = {} is outside the support (integers from 0 to {bound})",
-                        i + 1,
-                        super::show(*v)
-                    );
-                }
-            }
-        }
+        let (x, size) = counts_of_trials(<Binomial as Density<1>>::NAME, x, size)?;
+        let trials = |i: usize| size[if size.len() == 1 { 0 } else { i }];
         let stirling = x
             .iter()
             .enumerate()
-            .map(|(i, &k)| {
-                let trials = size_at(i);
-                if k > 0.0 && k < trials {
-                    binomial_stirling(k, trials)
-                } else {
-                    0.0
-                }
-            })
+            .map(|(i, &k)| if k > 0.0 && k < trials(i) { binomial_stirling(k, trials(i)) } else { 0.0 })
             .collect();
         Ok(Binomial { x, size, stirling })
     }
@@ -132,6 +95,40 @@ impl Density<1> for Binomial {
         let y = self.trials(i) - x;
         Partials::one(ratio(x, p) - ratio(y, q), -ratio(x, p * p) - ratio(y, q * q))
     }
+}
+
+/// Validates successes `x` out of `size` trials (one number for all
+/// observations or one per observation), as `kernel` (an R function name)
+/// reports them: both must be non-negative integers (rounded, see
+/// `as_count`), and x at most its number of trials.
+pub(crate) fn counts_of_trials(kernel: &str, x: Vec<f64>, size: Vec<f64>) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = x.len();
+    if size.len() != 1 && size.len() != n {
+        bail!("{kernel}: size has length {} but x has length {n}", size.len());
+    }
+    let shared = size.len() == 1;
+    let mut size = size;
+    for (i, s) in size.iter_mut().enumerate() {
+        match as_count(*s) {
+            Some(r) => *s = r,
+            None => {
+                let at = if shared { String::new() } else { format!("[{}]", i + 1) };
+                bail!("{kernel}: size{at} = {} is not a non-negative integer", super::show(*s));
+            }
+        }
+    }
+    let mut x = x;
+    for (i, v) in x.iter_mut().enumerate() {
+        let trials = size[if shared { 0 } else { i }];
+        match as_count(*v) {
+            Some(r) if r <= trials => *v = r,
+            _ => {
+                let bound = if shared { format!("size = {trials}") } else { format!("size[{}] = {trials}", i + 1) };
+                bail!("{kernel}: x[{}] = {} is outside the support (integers from 0 to {bound})", i + 1, super::show(*v));
+            }
+        }
+    }
+    Ok((x, size))
 }
 
 /// The log-density of a probability outside [0, 1]: -Inf (NaN stays NaN).
@@ -199,10 +196,27 @@ impl NegBinom {
     }
 }
 
-/// Below this count, psi(x + r) - psi(r) is summed as sum_{j < x} 1/(r + j)
+/// Below this count, psi(x + a) - psi(a) is summed as sum_{j < x} 1/(a + j)
 /// (and likewise for the trigamma difference), which does not cancel when
-/// r is large; above it the two polygammas are cheaper.
-const DIRECT_SUM_BELOW: f64 = 32.0;
+/// a is large; above it the two polygammas are cheaper.
+pub(crate) const DIRECT_SUM_BELOW: f64 = 32.0;
+
+/// psi(a + x) - psi(a) and, when `hessian`, psi'(a + x) - psi'(a) (else 0),
+/// for a count x: the steps of the polygammas over x unit increments,
+/// summed directly for small x (see `DIRECT_SUM_BELOW`).
+pub(crate) fn polygamma_steps(x: f64, a: f64, hessian: bool) -> (f64, f64) {
+    if x < DIRECT_SUM_BELOW {
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for j in 0..x as usize {
+            let d = 1.0 / (a + j as f64);
+            s1 += d;
+            s2 -= d * d;
+        }
+        (s1, s2)
+    } else {
+        (digamma(x + a) - digamma(a), if hessian { trigamma(x + a) - trigamma(a) } else { 0.0 })
+    }
+}
 
 impl Density<2> for NegBinom {
     const NAME: &'static str = "loglik_negbinom";
@@ -229,17 +243,7 @@ impl Density<2> for NegBinom {
 
     fn partials(&self, i: usize, [r, p]: [f64; 2], hessian: bool) -> Partials<2> {
         let (x, q) = (self.x[i], 1.0 - p);
-        let (dpsi, dtri) = if x < DIRECT_SUM_BELOW {
-            let (mut s1, mut s2) = (0.0, 0.0);
-            for j in 0..x as usize {
-                let d = 1.0 / (r + j as f64);
-                s1 += d;
-                s2 -= d * d;
-            }
-            (s1, s2)
-        } else {
-            (digamma(x + r) - digamma(r), if hessian { trigamma(x + r) - trigamma(r) } else { 0.0 })
-        };
+        let (dpsi, dtri) = polygamma_steps(x, r, hessian);
         let g = [dpsi + p.ln(), r / p - ratio(x, q)];
         if !hessian {
             return Partials::two(g, 0.0, 0.0, 0.0);
