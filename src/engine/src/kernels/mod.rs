@@ -28,15 +28,21 @@
 //! observation of weight 0 is skipped altogether: it contributes exactly
 //! nothing, even where its log-density is -Inf or its partials NaN.
 
+pub mod beta_binomial;
 pub mod continuous;
 pub mod discrete;
 pub mod linear_predictor;
+pub mod more_continuous;
+pub mod negbinom_mu;
 pub mod pointwise;
 pub mod regression;
 pub mod saddle;
+pub mod zero_inflated;
 
 #[cfg(test)]
 mod linear_predictor_tests;
+#[cfg(test)]
+mod more_kernels_tests;
 #[cfg(test)]
 mod pointwise_tests;
 #[cfg(test)]
@@ -948,7 +954,17 @@ const KERNEL_NAMES: &[&str] = &[
     "pareto",
     "bernoulli_logit",
     "poisson_log",
+    "lognormal",
+    "t",
+    "logis",
+    "negbinom_mu",
+    "zip",
+    "zinb",
+    "betabinom",
 ];
+
+/// The kernels whose data include a number of trials, `size`.
+const WITH_TRIALS: &[&str] = &["binomial", "betabinom"];
 
 /// The distribution names `record_kernel` accepts.
 pub fn kernel_names() -> &'static [&'static str] {
@@ -963,15 +979,19 @@ pub fn kernel_names() -> &'static [&'static str] {
 /// neither 1 nor the number of observations; weights that are not one
 /// finite non-negative number per observation.
 pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var> {
+    use beta_binomial::*;
     use continuous::*;
     use discrete::*;
+    use more_continuous::*;
+    use negbinom_mu::*;
     use regression::*;
+    use zero_inflated::*;
     if !KERNEL_NAMES.contains(&name) {
         bail!("unknown log-likelihood kernel '{name}' (known: {})", KERNEL_NAMES.join(", "));
     }
     let KernelData { x, size, weights, form } = data;
-    if size.is_some() && name != "binomial" {
-        bail!("loglik_{name}: size is only used by the binomial kernel");
+    if size.is_some() && !WITH_TRIALS.contains(&name) {
+        bail!("loglik_{name}: size is only used by the binomial and beta-binomial kernels");
     }
     match name {
         "normal" => fused(params, weights, form, || Normal::new(x)),
@@ -989,6 +1009,16 @@ pub fn record_kernel(name: &str, params: &[Var], data: KernelData) -> Result<Var
         "pareto" => fused(params, weights, form, || Pareto::new(x)),
         "bernoulli_logit" => fused(params, weights, form, || BernoulliLogit::new(x.to_vec())),
         "poisson_log" => fused(params, weights, form, || PoissonLog::new(x.to_vec())),
+        "lognormal" => fused(params, weights, form, || Lognormal::new(x)),
+        "t" => fused(params, weights, form, || StudentT::new(x)),
+        "logis" => fused(params, weights, form, || Logistic::new(x)),
+        "negbinom_mu" => fused(params, weights, form, || NegBinomMu::new(x.to_vec())),
+        "zip" => fused(params, weights, form, || ZeroInflatedPoisson::new(x.to_vec())),
+        "zinb" => fused(params, weights, form, || ZeroInflatedNegBinom::new(x.to_vec())),
+        "betabinom" => {
+            let Some(size) = size else { bail!("loglik_betabinom: size (the number of trials) is missing") };
+            fused(params, weights, form, || BetaBinomial::new(x.to_vec(), size))
+        }
         _ => bail!("loglik_{name}: listed in kernel_names() but not implemented"),
     }
 }

@@ -66,8 +66,47 @@ pub(super) fn closed_form(name: &str) -> Closed {
         "pareto" => |t, x, _| t[0].ln() + t[0] * t[1].ln() - (t[0] + 1.0) * x.ln(),
         "bernoulli_logit" => |t, y, _| y * t[0] - t[0].exp().ln_1p(),
         "poisson_log" => |t, y, _| y * t[0] - t[0].exp() - ln_gamma(y + 1.0),
+        "lognormal" => |t, x, _| {
+            let z = (x.ln() - t[0]) / t[1];
+            -0.5 * (2.0 * std::f64::consts::PI).ln() - t[1].ln() - x.ln() - 0.5 * z * z
+        },
+        "t" => |t, x, _| {
+            let (z, nu) = ((x - t[0]) / t[1], t[2]);
+            ln_gamma((nu + 1.0) / 2.0) - ln_gamma(nu / 2.0) - 0.5 * (nu * std::f64::consts::PI).ln() - t[1].ln()
+                - (nu + 1.0) / 2.0 * (1.0 + z * z / nu).ln()
+        },
+        "logis" => |t, x, _| {
+            let z = (x - t[0]) / t[1];
+            -z - t[1].ln() - 2.0 * (1.0 + (-z).exp()).ln()
+        },
+        "negbinom_mu" => |t, x, _| negbinom_mu_closed(t[0], t[1], x),
+        "zip" => |t, x, _| {
+            let poisson = x * t[1].ln() - t[1] - ln_gamma(x + 1.0);
+            if x == 0.0 {
+                (t[0] + (1.0 - t[0]) * poisson.exp()).ln()
+            } else {
+                (1.0 - t[0]).ln() + poisson
+            }
+        },
+        "zinb" => |t, x, _| {
+            let nb = negbinom_mu_closed(t[1], t[2], x);
+            if x == 0.0 {
+                (t[0] + (1.0 - t[0]) * nb.exp()).ln()
+            } else {
+                (1.0 - t[0]).ln() + nb
+            }
+        },
+        "betabinom" => |t, x, n| {
+            let lbeta = |a: f64, b: f64| ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b);
+            lchoose(n, x) + lbeta(x + t[0], n - x + t[1]) - lbeta(t[0], t[1])
+        },
         _ => panic!("no closed form for {name}"),
     }
+}
+
+/// log dnbinom(x, size = r, mu = m) written out.
+fn negbinom_mu_closed(r: f64, m: f64, x: f64) -> f64 {
+    ln_gamma(x + r) - ln_gamma(r) - ln_gamma(x + 1.0) + r * (r / (r + m)).ln() + x * (m / (r + m)).ln()
 }
 
 /// The closed-form log-density of observation i, with the parameters at i.
@@ -122,7 +161,14 @@ fn loose(c: Case, closed_tol: f64) -> Case {
 /// and likewise for each case below with the same data and parameters
 /// (pareto, which base R lacks, as sum(log(a) + a*log(xm) - (a+1)*log(x));
 /// bernoulli_logit as dbinom(y, 1, plogis(eta)); poisson_log as
-/// dpois(y, exp(eta))).
+/// dpois(y, exp(eta)); t as dt((x - location)/scale, df, log = TRUE) -
+/// log(scale); negbinom_mu as dnbinom(x, size = size, mu = mu); zip as
+/// log(pi + (1 - pi) * dpois(0, lambda)) at zeros and log(1 - pi) +
+/// dpois(x, lambda, log = TRUE) elsewhere; zinb likewise with
+/// dnbinom(x, size = size, mu = mu); betabinom, which base R lacks, as
+/// lchoose(size, x) + lbeta(x + alpha, size - x + beta) - lbeta(alpha,
+/// beta), which emdbook::dbetabinom(x, prob = alpha/(alpha + beta), size,
+/// theta = alpha + beta, log = TRUE) agrees with to 1e-15).
 pub(super) fn cases() -> Vec<Case> {
     let d = KernelData::new;
     let ds = KernelData::with_size;
@@ -131,6 +177,9 @@ pub(super) fn cases() -> Vec<Case> {
     let x_unit = [0.2, 0.55, 0.9, 0.35, 0.71];
     let counts = [0.0, 3.0, 1.0, 7.0, 2.0];
     let binary = [1.0, 0.0, 0.0, 1.0, 1.0];
+    let nb_counts = [0.0, 3.0, 1.0, 7.0, 12.0];
+    let rare = [0.0, 1.0, 2.0, 0.0, 3.0];
+    let zi_counts = [0.0, 3.0, 0.0, 7.0, 2.0, 0.0];
     vec![
         case("normal, scalars", "normal", d(x_norm.to_vec()), vec![s(0.8), s(1.3)], -7.5278157635087481),
         case(
@@ -294,6 +343,136 @@ pub(super) fn cases() -> Vec<Case> {
                 d(vec![10000.0, 25000.0]),
                 vec![v(&[10100f64.ln(), 24900f64.ln()])],
                 -12.203600877778896,
+            ),
+            1e-9,
+        ),
+        case("lognormal, scalars", "lognormal", d(x_pos.to_vec()), vec![s(0.3), s(0.9)], -7.6820297039347327),
+        case(
+            "lognormal, vector meanlog",
+            "lognormal",
+            d(x_pos.to_vec()),
+            vec![v(&[0.1, 0.5, -1.0, 1.2, 0.7]), s(0.9)],
+            -4.8416973372971386,
+        ),
+        case(
+            "lognormal, vector sdlog",
+            "lognormal",
+            d(x_pos.to_vec()),
+            vec![s(0.3), v(&[0.9, 0.4, 1.5, 0.7, 1.1])],
+            -6.2542530629713893,
+        ),
+        case("t, scalars", "t", d(x_norm.to_vec()), vec![s(0.8), s(1.3), s(4.5)], -7.9408196170392733),
+        case(
+            "t, vector location and df",
+            "t",
+            d(x_norm.to_vec()),
+            vec![v(&[1.0, 0.2, 2.0, 0.5, 1.5]), s(1.3), v(&[3.0, 4.5, 10.0, 2.2, 30.0])],
+            -6.4386404296540158,
+        ),
+        case("t, df below 1", "t", d(x_norm.to_vec()), vec![s(0.8), s(0.6), s(0.7)], -9.1404045270275347),
+        // lgamma of half a million loses digits in the closed form.
+        large(case("t, large df", "t", d(x_norm.to_vec()), vec![s(0.8), s(1.3), s(1e6)], -7.527817645174272), 1e-8),
+        case("t, far tails", "t", d(vec![1e5, -3e4, 2.5]), vec![s(0.8), s(1.3), s(2.5)], -76.082158390315982),
+        case("logis, scalars", "logis", d(x_norm.to_vec()), vec![s(0.8), s(1.3)], -9.0162699744235297),
+        case(
+            "logis, vector location and scale",
+            "logis",
+            d(x_norm.to_vec()),
+            vec![v(&[1.0, 0.2, 2.0, 0.5, 1.5]), v(&[1.3, 0.5, 2.0, 0.8, 1.1])],
+            -7.3761893072312974,
+        ),
+        case("logis, far tails", "logis", d(vec![80.0, -95.0, 0.3]), vec![s(0.5), s(1.2)], -147.77352878658115),
+        case("negbinom_mu, scalars", "negbinom_mu", d(nb_counts.to_vec()), vec![s(2.3), s(4.1)], -13.716914766679364),
+        case(
+            "negbinom_mu, vector mu",
+            "negbinom_mu",
+            d(nb_counts.to_vec()),
+            vec![s(2.3), v(&[0.5, 2.5, 1.5, 6.0, 9.0])],
+            -9.5071337881517639,
+        ),
+        case(
+            "negbinom_mu, vector size",
+            "negbinom_mu",
+            d(nb_counts.to_vec()),
+            vec![v(&[2.3, 0.5, 1.0, 7.5, 20.0]), s(4.1)],
+            -15.78606612058751,
+        ),
+        case("negbinom_mu, small size", "negbinom_mu", d(nb_counts.to_vec()), vec![s(0.05), s(4.1)], -18.552598489834246),
+        // Near the Poisson limit lgamma(x + size) - lgamma(size) cancels
+        // in the closed form: R is the reference there. Finite differences
+        // in the size see only rounding (its derivatives are checked in
+        // `more_kernels_tests`).
+        large(
+            case("negbinom_mu, large size", "negbinom_mu", d(rare.to_vec()), vec![s(1e6), s(0.3)], -11.208741050784129),
+            1e-8,
+        ),
+        large(
+            case("negbinom_mu, huge size", "negbinom_mu", d(rare.to_vec()), vec![s(1e12), s(0.3)], -11.208743475741324),
+            1e-2,
+        ),
+        large(
+            case(
+                "negbinom_mu, large counts",
+                "negbinom_mu",
+                d(vec![1500.0, 2700.0]),
+                vec![s(40.0), s(2000.0)],
+                -16.822750623868131,
+            ),
+            1e-10,
+        ),
+        case("zip, scalars", "zip", d(zi_counts.to_vec()), vec![s(0.3), s(2.4)], -11.810374752331395),
+        case(
+            "zip, vector lambda",
+            "zip",
+            d(zi_counts.to_vec()),
+            vec![s(0.3), v(&[0.5, 2.5, 1.5, 6.0, 3.0, 0.8])],
+            -7.6855952066380961,
+        ),
+        case(
+            "zip, vector pi",
+            "zip",
+            d(zi_counts.to_vec()),
+            vec![v(&[0.1, 0.3, 0.6, 0.2, 0.05, 0.4]), s(2.4)],
+            -11.282064592030798,
+        ),
+        // On the boundary: finite differences would step outside it.
+        large(case("zip, pi zero", "zip", d(zi_counts.to_vec()), vec![s(0.0), s(2.4)], -14.904443162606615), 1e-12),
+        case("zinb, scalars", "zinb", d(zi_counts.to_vec()), vec![s(0.25), s(2.3), s(3.1)], -10.916216019437936),
+        case(
+            "zinb, vector mu",
+            "zinb",
+            d(zi_counts.to_vec()),
+            vec![s(0.25), s(2.3), v(&[0.5, 2.5, 1.5, 6.0, 3.0, 0.8])],
+            -8.6991275673866646,
+        ),
+        case(
+            "zinb, vector pi and size",
+            "zinb",
+            d(zi_counts.to_vec()),
+            vec![v(&[0.1, 0.3, 0.6, 0.2, 0.05, 0.4]), v(&[2.3, 0.5, 1.0, 7.5, 20.0, 4.0]), s(3.1)],
+            -10.800440456501734,
+        ),
+        case(
+            "betabinom, scalars, vector size",
+            "betabinom",
+            ds(vec![0.0, 3.0, 5.0, 2.0, 7.0], vec![5.0, 6.0, 5.0, 4.0, 10.0]),
+            vec![s(2.5), s(1.7)],
+            -9.7067177713759705,
+        ),
+        case(
+            "betabinom, vector alpha, scalar size",
+            "betabinom",
+            ds(vec![0.0, 3.0, 5.0, 2.0, 7.0], vec![10.0]),
+            vec![v(&[2.5, 0.8, 3.5, 12.0, 1.2]), s(1.7)],
+            -18.906160889886543,
+        ),
+        large(
+            case(
+                "betabinom, large counts and shapes",
+                "betabinom",
+                ds(vec![400.0, 370.0], vec![1000.0]),
+                vec![s(150.0), s(220.0)],
+                -9.3328520598300884,
             ),
             1e-9,
         ),
@@ -718,7 +897,7 @@ fn shape_and_argument_errors_name_the_kernel() {
     );
     assert_eq!(
         error("poisson", KernelData::with_size(vec![1.0], vec![2.0]), &[s(0.5)]),
-        "loglik_poisson: size is only used by the binomial kernel"
+        "loglik_poisson: size is only used by the binomial and beta-binomial kernels"
     );
     let unknown = error("cauchy", KernelData::new(vec![1.0]), &[s(0.0), s(1.0)]);
     assert!(unknown.starts_with("unknown log-likelihood kernel 'cauchy' (known: normal, exponential,"), "{unknown}");
