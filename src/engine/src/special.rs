@@ -117,6 +117,28 @@ fn reflect(n: u32, x: f64) -> f64 {
     }
 }
 
+/// psi(a + 1/2) - psi(a), a > 0, which Student's t needs at a = df/2. For
+/// large a the difference (about 1/(2a)) is far smaller than the digammas
+/// (about log a) and their difference keeps only a few digits; there the
+/// asymptotic series is differenced term by term,
+///   log1p(1/(2a)) + 1/(2a (2a + 1)) - sum_k B_2k/(2k a^2k) expm1(-2k log1p(1/(2a))),
+/// each term free of cancellation.
+pub fn digamma_half_step(a: f64) -> f64 {
+    if !(a >= 10.0) || a.is_infinite() {
+        return if a.is_infinite() { 0.0 } else { digamma(a + 0.5) - digamma(a) };
+    }
+    let l = (0.5 / a).ln_1p();
+    let a2 = a * a;
+    let mut power = 1.0;
+    let mut series = 0.0;
+    for (k, b) in B2K.iter().enumerate() {
+        let two_k = 2.0 * (k as f64 + 1.0);
+        power /= a2;
+        series += b / two_k * power * (-two_k * l).exp_m1();
+    }
+    l + 1.0 / (2.0 * a * (2.0 * a + 1.0)) - series
+}
+
 pub fn digamma(x: f64) -> f64 {
     polygamma(0, x)
 }
@@ -159,6 +181,24 @@ mod tests {
                 assert!((got - expected).abs() <= 1e-12 * expected.abs(), "psigamma({xi}, {n}) = {got}, R: {expected}");
             }
         }
+    }
+
+    #[test]
+    fn half_steps_of_digamma_keep_their_digits() {
+        // Where the plain difference is still accurate (to its rounding,
+        // eps log(a) against a result of 1/(2a)), and across the switch at 10.
+        for a in [0.3, 2.0, 9.99, 10.0, 10.01, 40.0] {
+            let plain = digamma(a + 0.5) - digamma(a);
+            assert!((digamma_half_step(a) - plain).abs() <= 1e-13 * plain, "at {a}");
+        }
+        // For large a: 1/(2a) + 1/(8a^2) - 1/(64a^4) + O(a^-6), where the
+        // plain difference would have lost all its digits.
+        for a in [1e5f64, 1e8, 1e12] {
+            let series = 0.5 / a + 0.125 / (a * a) - 1.0 / (64.0 * a.powi(4));
+            let got = digamma_half_step(a);
+            assert!((got - series).abs() <= 1e-15 * series, "at {a}: {got} vs {series}");
+        }
+        assert_eq!(digamma_half_step(f64::INFINITY), 0.0);
     }
 
     #[test]

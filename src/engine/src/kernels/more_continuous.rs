@@ -7,7 +7,7 @@ use std::cell::OnceCell;
 use super::continuous::Normal;
 use super::saddle::{bd0, stirlerr, LN_SQRT_2PI};
 use super::{blocked_sums, check_support, Density, Partials};
-use crate::special::{digamma, trigamma};
+use crate::special::{digamma_half_step, trigamma};
 use crate::tensor::Data;
 use crate::Result;
 
@@ -127,7 +127,10 @@ impl Density<3> for StudentT {
         // whose partials in z and sigma are rational in z; in nu the
         // polygammas of C(nu) depend on nu alone, computed once here.
         let r = 1.0 / sigma;
-        let psi = 0.5 * (digamma(0.5 * (nu + 1.0)) - digamma(0.5 * nu));
+        // (psi((nu + 1)/2) - psi(nu/2))/2, accurate for large nu, where
+        // the gradient in nu is O(1/nu^2) and a plain difference of the
+        // digammas would bury it in rounding.
+        let psi = 0.5 * digamma_half_step(0.5 * nu);
         let tri = if hessian { 0.25 * (trigamma(0.5 * (nu + 1.0)) - trigamma(0.5 * nu)) } else { 0.0 };
         let nu1 = nu + 1.0;
         move |i| {
