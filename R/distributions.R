@@ -21,14 +21,45 @@
 #' observation's linear predictor (`X %*% beta + offset`), as `glm()`'s
 #' `offset()` (for a Poisson rate per exposure, `offset = log(exposure)`).
 #'
-#' @param mu,sigma Normal mean and standard deviation.
+#' More families, each equal to the R expression given:
+#' * `loglik_lognormal(meanlog, sdlog, x)`: `sum(dlnorm(x, meanlog, sdlog, log = TRUE))`.
+#' * `loglik_t(location, scale, df, x)`: Student's t with location and
+#'   scale, `sum(dt((x - location) / scale, df, log = TRUE) - log(scale))`
+#'   (`df = Inf` is the normal).
+#' * `loglik_logis(location, scale, x)`: `sum(dlogis(x, location, scale, log = TRUE))`.
+#' * `loglik_negbinom_mu(size, mu, x)`: the negative binomial by its mean,
+#'   `sum(dnbinom(x, size = size, mu = mu, log = TRUE))` (variance
+#'   `mu + mu^2 / size`, as in `MASS::glm.nb` with `theta = size`), accurate
+#'   for small `mu` and huge `size` (near the Poisson) in value and derivatives.
+#' * `loglik_zip(pi, lambda, x)`: zero-inflated Poisson, a structural zero
+#'   with probability `pi`: `log(pi + (1 - pi) * dpois(0, lambda))` for
+#'   each zero, `log(1 - pi) + dpois(x, lambda, log = TRUE)` otherwise
+#'   (`pscl::zeroinfl(dist = "poisson")`).
+#' * `loglik_zinb(pi, size, mu, x)`: zero-inflated negative binomial, the
+#'   same with `dnbinom(x, size = size, mu = mu)` (`pscl::zeroinfl(dist =
+#'   "negbin")`, `theta = size`).
+#' * `loglik_betabinom(alpha, beta, x, size)`: beta-binomial, `x` successes
+#'   of `size` trials with a Beta(alpha, beta) success probability:
+#'   `sum(lchoose(size, x) + lbeta(x + alpha, size - x + beta) - lbeta(alpha, beta))`.
+#'
+#' @param mu,sigma Normal mean and standard deviation; for
+#'   `loglik_negbinom_mu` and `loglik_zinb`, `mu` is the negative binomial
+#'   mean.
+#' @param meanlog,sdlog Mean and standard deviation of `log(x)` (lognormal).
+#' @param location,scale Location and scale (t, logistic).
+#' @param df Degrees of freedom (t), positive, need not be an integer.
 #' @param rate Rate (exponential, gamma).
-#' @param lambda Poisson mean.
+#' @param lambda Poisson mean (Poisson, zero-inflated Poisson).
+#' @param pi Probability of a structural zero (zero-inflated models).
 #' @param p Success probability (binomial, Bernoulli, negative binomial).
-#' @param size Number of trials (binomial).
-#' @param shape,scale Shape and scale (gamma shape, Weibull).
-#' @param alpha,beta Beta-distribution shapes; for `loglik_pareto`, `alpha`
-#'   is the tail index. For the regressions, `beta` is the coefficient vector.
+#' @param size Number of trials (binomial, beta-binomial); for
+#'   `loglik_negbinom_mu` and `loglik_zinb`, the negative binomial size
+#'   (dispersion, `theta` of `MASS::glm.nb`), positive and not necessarily
+#'   an integer.
+#' @param shape Shape (gamma, Weibull).
+#' @param alpha,beta Beta-distribution shapes (beta, beta-binomial); for
+#'   `loglik_pareto`, `alpha` is the tail index. For the regressions,
+#'   `beta` is the coefficient vector.
 #' @param offset For the regressions: `NULL` or one number per observation
 #'   added to the linear predictor.
 #' @param r Number of successes (negative binomial size, may be non-integer).
@@ -47,6 +78,20 @@
 #' ll <- loglik_normal(mu, 3, x)
 #' backward(ll)
 #' grad(mu)
+#'
+#' # the families beyond the first twelve
+#' loglik_lognormal(0.5, 1.2, exp(x / 3))
+#' loglik_t(2, 3, df = 4, x)
+#' loglik_logis(2, 1.5, x)
+#' counts <- c(0, 0, 3, 1, 0, 7, 2, 0, 0, 4)
+#' loglik_negbinom_mu(size = 1.5, mu = 2, counts)
+#' sum(dnbinom(counts, size = 1.5, mu = 2, log = TRUE))
+#' loglik_zip(pi = 0.3, lambda = 2.5, counts)
+#' loglik_zinb(pi = 0.2, size = 1.5, mu = 2.5, counts)
+#' loglik_betabinom(2, 3, x = c(0, 4, 2, 5), size = 5)
+#' # a zero-inflated Poisson fit, both parameters on unconstrained scales
+#' fit(function(logit_pi, log_lambda) loglik_zip(plogis(logit_pi), exp(log_lambda), counts),
+#'     params = c(logit_pi = 0, log_lambda = 0))
 #' @name loglik
 NULL
 
@@ -129,6 +174,34 @@ loglik_weibull <- function(shape, scale, x) kernel("weibull", list(shape, scale)
 #' @rdname loglik
 #' @export
 loglik_pareto <- function(alpha, x_min, x) kernel("pareto", list(alpha, x_min), x)
+
+#' @rdname loglik
+#' @export
+loglik_lognormal <- function(meanlog, sdlog, x) kernel("lognormal", list(meanlog, sdlog), x)
+
+#' @rdname loglik
+#' @export
+loglik_t <- function(location, scale, df, x) kernel("t", list(location, scale, df), x)
+
+#' @rdname loglik
+#' @export
+loglik_logis <- function(location, scale, x) kernel("logis", list(location, scale), x)
+
+#' @rdname loglik
+#' @export
+loglik_negbinom_mu <- function(size, mu, x) kernel("negbinom_mu", list(size, mu), x)
+
+#' @rdname loglik
+#' @export
+loglik_zip <- function(pi, lambda, x) kernel("zip", list(pi, lambda), x)
+
+#' @rdname loglik
+#' @export
+loglik_zinb <- function(pi, size, mu, x) kernel("zinb", list(pi, size, mu), x)
+
+#' @rdname loglik
+#' @export
+loglik_betabinom <- function(alpha, beta, x, size) kernel("betabinom", list(alpha, beta), x, size)
 
 #' @rdname loglik
 #' @export

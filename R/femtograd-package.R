@@ -31,7 +31,10 @@
 #' [loglik_normal()], [loglik_exponential()], [loglik_poisson()],
 #' [loglik_binomial()], [loglik_bernoulli()], [loglik_gamma()],
 #' [loglik_beta()], [loglik_negbinom()], [loglik_weibull()],
-#' [loglik_pareto()], [loglik_logistic()], [loglik_poisson_log()].
+#' [loglik_pareto()], [loglik_logistic()], [loglik_poisson_log()],
+#' [loglik_lognormal()], [loglik_t()], [loglik_logis()],
+#' [loglik_negbinom_mu()], [loglik_zip()], [loglik_zinb()],
+#' [loglik_betabinom()].
 #'
 #' @section Profiles and tests:
 #' [profile.femtofit()] and [plot.femtoprofile()] for profile

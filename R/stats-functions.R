@@ -24,8 +24,8 @@
 #' arguments and an integer `k` with 0 <= k <= n, through `lgamma`).
 #'
 #' Over plain data `x` (with parameters of length one or `length(x)`),
-#' `dnorm`, `dexp`, `dgamma`, `dbeta`, `dpois`, `dbinom`, `dnbinom` and
-#' `dweibull` record their densities as one node with the density's own
+#' `dnorm`, `dlnorm`, `dexp`, `dgamma`, `dbeta`, `dpois`, `dbinom`,
+#' `dnbinom`, `dweibull`, `dlogis` and `dt` record their densities as one node with the density's own
 #' derivatives, and `sum(d...(x, ..., log = TRUE))` as the matching
 #' [loglik] kernel, as fast as calling it. Unlike a `loglik_*()` call, that
 #' sum reports no observations (see [nobs()]): it is exactly the sum it
@@ -72,9 +72,11 @@ value_methods("dnorm", c("x", "mean", "sd"), function(x, mean = 0, sd = 1, log =
 })
 
 value_methods("dlnorm", c("x", "meanlog", "sdlog"), function(x, meanlog = 0, sdlog = 1, log = FALSE) {
-  lx <- log(x)
-  z <- (lx - meanlog) / sdlog
-  density_or_log(-0.5 * (z * z) - log(sdlog) - 0.5 * log_2pi - lx, log)
+  density_node(log, "lognormal", list(meanlog, sdlog), x, function() {
+    lx <- log(x)
+    z <- (lx - meanlog) / sdlog
+    -0.5 * (z * z) - log(sdlog) - 0.5 * log_2pi - lx
+  })
 })
 
 value_methods("dexp", c("x", "rate"), function(x, rate = 1, log = FALSE) {
@@ -108,8 +110,10 @@ value_methods("dbinom", c("x", "size", "prob"), function(x, size, prob, log = FA
 value_methods("dnbinom", c("x", "size", "prob", "mu"), function(x, size, prob, mu, log = FALSE) {
   if (!missing(mu) && !missing(prob)) stop("dnbinom: give prob or mu, not both", call. = FALSE)
   by_mean <- !missing(mu)
-  if (by_mean) prob <- size / (size + mu)
-  density_node(log, "negbinom", list(size, prob), x, function() {
+  # by its mean, the kernel that keeps small mu and huge size accurate
+  kernel_name <- if (by_mean) "negbinom_mu" else "negbinom"
+  kernel_params <- if (by_mean) list(size, mu) else list(size, prob)
+  density_node(log, kernel_name, kernel_params, x, function() {
     # log prob and log(1 - prob); from mu where it is given, without the
     # cancellation of 1 - prob for small mu
     if (by_mean) {
@@ -136,14 +140,19 @@ value_methods("dweibull", c("x", "shape", "scale"), function(x, shape, scale = 1
 })
 
 value_methods("dlogis", c("x", "location", "scale"), function(x, location = 0, scale = 1, log = FALSE) {
-  z <- (x - location) / scale
-  density_or_log(-z - log(scale) - 2 * softplus(-z), log)
+  density_node(log, "logis", list(location, scale), x, function() {
+    z <- (x - location) / scale
+    -z - log(scale) - 2 * softplus(-z)
+  })
 })
 
 value_methods("dt", c("x", "df"), function(x, df, ncp, log = FALSE) {
   if (!missing(ncp)) stop("dt: ncp is not supported for femtograd values", call. = FALSE)
-  half <- (df + 1) / 2
-  density_or_log(lgamma(half) - lgamma(df / 2) - 0.5 * log(df * pi) - half * log1p(x * x / df), log)
+  # the t kernel at location 0 and scale 1
+  density_node(log, "t", list(0, 1, df), x, function() {
+    half <- (df + 1) / 2
+    lgamma(half) - lgamma(df / 2) - 0.5 * log(df * pi) - half * log1p(x * x / df)
+  })
 })
 
 value_methods("dcauchy", c("x", "location", "scale"), function(x, location = 0, scale = 1, log = FALSE) {
