@@ -39,9 +39,15 @@ more_cases <- list(
               d = function(th, x) zinb_ll(th[1], th[2], th[3], x),
               x = zi_counts, th = c(0.25, 1.6, 3.2)),
   # emdbook's beta-binomial by prob = alpha / (alpha + beta), theta = alpha + beta
+  # (base R has none; without emdbook, the density written out)
   betabinom = list(k = function(th, x) loglik_betabinom(th[[1]], th[[2]], x, bb_size),
-                   d = function(th, x) sum(emdbook::dbetabinom(x, prob = th[1] / (th[1] + th[2]), size = bb_size,
-                                                               theta = th[1] + th[2], log = TRUE)),
+                   d = function(th, x) {
+                     if (!requireNamespace("emdbook", quietly = TRUE)) {
+                       return(sum(lchoose(bb_size, x) + lbeta(x + th[1], bb_size - x + th[2]) - lbeta(th[1], th[2])))
+                     }
+                     sum(emdbook::dbetabinom(x, prob = th[1] / (th[1] + th[2]), size = bb_size,
+                                             theta = th[1] + th[2], log = TRUE))
+                   },
                    x = bb_x, th = c(1.8, 2.9))
 )
 
@@ -162,6 +168,7 @@ test_that("negative binomial regression by mean equals MASS::glm.nb", {
 })
 
 test_that("zero-inflated Poisson and negative binomial fits equal pscl::zeroinfl", {
+  skip_if_not_installed("pscl")
   set.seed(5)
   m <- 300
   z <- rnorm(m)
@@ -183,4 +190,27 @@ test_that("zero-inflated Poisson and negative binomial fits equal pscl::zeroinfl
               params = list(beta = c(0, 0), gamma = 0, log_theta = 0), control = tight)
   expect_equal(unname(coef(ours)), unname(c(coef(theirs), log(theirs$theta))), tolerance = 1e-5)
   expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(theirs)), tolerance = 1e-6)
+})
+
+test_that("a beta-binomial fit equals bbmle::mle2 on emdbook's density", {
+  skip_if_not_installed("bbmle")
+  skip_if_not_installed("emdbook")
+  # no package here fits the beta-binomial itself: the maximum of
+  # emdbook's independent density, found by optim, is the oracle
+  set.seed(8)
+  m <- 150
+  size <- rep(c(8, 12, 5), length.out = m)
+  x <- rbinom(m, size, rbeta(m, 2, 3))
+  ours <- fit(function(alpha, beta) loglik_betabinom(alpha, beta, x, size), params = c(alpha = 1, beta = 1),
+              transform = list(alpha = "positive", beta = "positive"), control = tight)
+  nll <- function(la, lb) {
+    a <- exp(la)
+    b <- exp(lb)
+    -sum(emdbook::dbetabinom(x, prob = a / (a + b), size = size, theta = a + b, log = TRUE))
+  }
+  theirs <- bbmle::mle2(nll, start = list(la = 0, lb = 0), method = "BFGS",
+                        control = list(reltol = 1e-15, maxit = 5000))
+  # (bbmle is not attached: its S4 slots rather than coef() and logLik())
+  expect_equal(unname(coef(ours)), unname(exp(theirs@coef)), tolerance = 1e-5)
+  expect_equal(as.numeric(logLik(ours)), -theirs@min, tolerance = 1e-6)
 })
