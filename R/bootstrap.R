@@ -124,11 +124,13 @@ resample_counts <- function(n) {
 # The number of observations the kernels of `fit` see, which must be the
 # same for all of them: the weights of a resample go to every kernel. For a
 # sharded fit, a list of the numbers in each shard.
-resampled_observations <- function(fit) {
+# (`caller` and `what` word the errors: the bootstrap resamples the
+# observations, fit()'s weights apply to them.)
+resampled_observations <- function(fit, caller = "bootstrap", what = "resampling needs") {
   if (is_sharded(fit$spec)) return(as.list(sharded_observations(fit)))
   recorded <- record_loglik(fit$spec, working_start(fit$spec, stats::coef(fit)[fit$free]))
   if (inherits(recorded, "condition")) {
-    stop(sprintf("bootstrap: the log-likelihood function failed at the estimate: %s",
+    stop(sprintf("%s: the log-likelihood function failed at the estimate: %s", caller,
                  conditionMessage(recorded)), call. = FALSE)
   }
   counts <- rust(fg_kernel_observations(recorded$output))
@@ -136,15 +138,16 @@ resampled_observations <- function(fit) {
     # a formula's log-likelihood: its rows are the observations
     rows <- per_observation(fit$spec, working_start(fit$spec, stats::coef(fit)[fit$free]))
     if (!is.null(rows)) return(length(rows$output))
-    stop("bootstrap: the log-likelihood uses no loglik_* kernels, so there are no observations to resample",
-         call. = FALSE)
+    stop(sprintf(paste("%s: the log-likelihood uses no loglik_* kernels, and %s their observations",
+                       "(sums of d-functions written in R are not weighted: use a loglik_* kernel or the formula interface)"),
+                 caller, what), call. = FALSE)
   }
   if (length(unique(counts)) > 1L) {
-    stop(sprintf(paste("bootstrap: the kernels under the log-likelihood see different numbers of observations",
-                       "(%s); resampling needs every kernel to see the same observations"),
-                 paste(sprintf("%s: %d", names(counts), as.integer(counts)), collapse = ", ")), call. = FALSE)
+    stop(sprintf(paste("%s: the kernels under the log-likelihood see different numbers of observations",
+                       "(%s); %s every kernel to see the same observations"), caller,
+                 paste(sprintf("%s: %d", names(counts), as.integer(counts)), collapse = ", "), what), call. = FALSE)
   }
-  if (counts[[1]] == 0) stop("bootstrap: the kernels have no observations to resample", call. = FALSE)
+  if (counts[[1]] == 0) stop(sprintf("%s: the kernels have no observations", caller), call. = FALSE)
   as.integer(counts[[1]])
 }
 
@@ -153,7 +156,9 @@ resampled_observations <- function(fit) {
 # if the refit fails, why (a string).
 bootstrap_refit <- function(fit, w) {
   res <- tryCatch(
-    withCallingHandlers(refit(fit, weights = w), warning = function(cond) invokeRestart("muffleWarning")),
+    # a resample of a weighted fit keeps its case weights
+    withCallingHandlers(refit(fit, weights = if (is.null(fit$spec$weights)) w else w * fit$spec$weights),
+                        warning = function(cond) invokeRestart("muffleWarning")),
     error = function(e) conditionMessage(e))
   if (is.character(res)) return(res)
   if (!res$converged) return(sprintf("did not converge: %s", res$message))

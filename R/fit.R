@@ -113,7 +113,16 @@
 #'   time).
 #' @param nobs Number of observations, for `BIC()` and `nobs()`. By default
 #'   it is read from the log-likelihood kernels (`loglik_normal()`, ...) the
-#'   function used; `NA` if it used none.
+#'   function used; `NA` if it used none. With `weights`, the number of
+#'   observations of non-zero weight, as for `glm()`.
+#' @param weights Case weights: non-negative numbers, one per observation,
+#'   multiplying each observation's log-likelihood (an integer weight is the
+#'   same as repeating the observation that many times, for the estimates,
+#'   the standard errors, the sandwich and the log-likelihood). They apply
+#'   to the observations of the `loglik_*` kernels the function uses (all
+#'   kernels must see the same observations; a sum of d-functions written
+#'   in R is not weighted, and a log-likelihood without kernels is an
+#'   error), or to the rows of `data` in the formula interface.
 #' @return An object of class `femtofit`, with methods for [coef()],
 #'   [vcov()], [se()], [confint()], [logLik()], [AIC()], [BIC()], [nobs()],
 #'   [summary()], [print()] and [observed_info()]. Its elements `gradient`
@@ -190,8 +199,12 @@
 #' @export
 fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"),
                 control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL,
-                shards = NULL, cluster = NULL) {
+                shards = NULL, cluster = NULL, weights = NULL) {
   method <- match.arg(method)
+  check_case_weights(weights)
+  if (!is.null(weights) && (!is.null(shards) || !is.null(cluster))) {
+    stop("fit: weights are not supported with shards yet; put them in each shard's data", call. = FALSE)
+  }
   if (!is.null(shards) || !is.null(cluster)) {
     if (is.null(shards)) stop("fit: cluster goes with shards (a list of data shards the workers hold)", call. = FALSE)
     if (inherits(loglik, "formula") || !is.null(data) || !is.null(parameters)) {
@@ -206,7 +219,12 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
   }
   if (inherits(loglik, "formula")) {
     model <- formula_model(loglik, data, params, parameters)   # formula-fit.R
-    spec <- fit_spec(model$loglik, model$params, method, control, fixed, nobs %||% model$nobs, transform)
+    if (!is.null(weights) && length(weights) != model$nobs) {
+      stop(sprintf("fit: weights has length %d but the formula's data have %d rows (after removing missing values)",
+                   length(weights), model$nobs), call. = FALSE)
+    }
+    spec <- fit_spec(model$loglik, model$params, method, control, fixed,
+                     nobs %||% weighted_nobs(weights) %||% model$nobs, transform, weights = weights)
     out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
     out$formula_model <- model
     return(out)
@@ -214,9 +232,28 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
   if (!is.null(data) || !is.null(parameters)) {
     stop("fit: data and parameters go with a formula (y ~ dnorm(mean = mu, sd = sigma)), not a function", call. = FALSE)
   }
-  spec <- fit_spec(loglik, params, method, control, fixed, nobs, transform)
-  run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
+  spec <- fit_spec(loglik, params, method, control, fixed, nobs %||% weighted_nobs(weights), transform,
+                   weights = weights)
+  out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
+  # the weights reach the loglik_* kernels only: a log-likelihood without
+  # them would be fitted unweighted
+  if (!is.null(weights)) resampled_observations(out, "fit", "weights apply to")
+  out
 }
+
+# Case weights: non-negative numbers, one per observation, not all zero.
+check_case_weights <- function(weights) {
+  if (is.null(weights)) return(invisible(NULL))
+  if (!is.numeric(weights) || is.object(weights) || length(weights) == 0L || anyNA(weights) ||
+      any(!is.finite(weights)) || any(weights < 0) || all(weights == 0)) {
+    stop("fit: weights must be finite non-negative numbers, one per observation, not all zero", call. = FALSE)
+  }
+  invisible(weights)
+}
+
+# nobs() of a weighted fit counts the observations of non-zero weight, as
+# glm's does.
+weighted_nobs <- function(weights) if (is.null(weights)) NULL else sum(weights > 0)
 
 # Everything needed to (re)run a fit: refits for profiles, tests and the
 # bootstrap change `fixed`, the starting point or the observation `weights`

@@ -137,6 +137,10 @@ vcov.femtofit <- function(object, type = c("model", "sandwich"), ...) {
     sharded_meat(object, "vcov")
   } else {
     scores <- observation_scores(object, "vcov")
+    # With case weights the scores are w_i s_i; a case of weight w_i counts
+    # as w_i replicated observations, whose meat is w_i s_i s_i'.
+    w <- object$spec$weights
+    if (!is.null(w)) scores <- scores[w > 0, , drop = FALSE] / sqrt(w[w > 0])
     crossprod(scores)
   }
   sandwich <- bread %*% meat %*% bread
