@@ -17,7 +17,9 @@
 #'
 #' `loglik_logistic(beta, X, y)` is logistic regression with linear
 #' predictor `X %*% beta`; `loglik_poisson_log(beta, X, y)` is Poisson
-#' regression with log link. Both take an `offset`, a known term of each
+#' regression with log link; `loglik_logistic(beta, X, y, size = m)` is the
+#' grouped logistic regression of `y` successes out of `m` trials, as
+#' `glm(cbind(y, m - y) ~ ..., binomial)`. Both take an `offset`, a known term of each
 #' observation's linear predictor (`X %*% beta + offset`), as `glm()`'s
 #' `offset()` (for a Poisson rate per exposure, `offset = log(exposure)`).
 #'
@@ -52,7 +54,8 @@
 #' @param lambda Poisson mean (Poisson, zero-inflated Poisson).
 #' @param pi Probability of a structural zero (zero-inflated models).
 #' @param p Success probability (binomial, Bernoulli, negative binomial).
-#' @param size Number of trials (binomial, beta-binomial); for
+#' @param size Number of trials (binomial, beta-binomial, grouped
+#'   logistic regression); for
 #'   `loglik_negbinom_mu` and `loglik_zinb`, the negative binomial size
 #'   (dispersion, `theta` of `MASS::glm.nb`), positive and not necessarily
 #'   an integer.
@@ -205,7 +208,9 @@ loglik_betabinom <- function(alpha, beta, x, size) kernel("betabinom", list(alph
 
 #' @rdname loglik
 #' @export
-loglik_logistic <- function(beta, X, y, offset = NULL) regression("bernoulli_logit", beta, X, y, offset)
+loglik_logistic <- function(beta, X, y, offset = NULL, size = NULL) {
+  regression("bernoulli_logit", beta, X, y, offset, size)
+}
 
 #' @rdname loglik
 #' @export
@@ -215,7 +220,7 @@ loglik_poisson_log <- function(beta, X, y, offset = NULL) regression("poisson_lo
 # one node: its derivatives need only X' g and X' diag(h) X, from one pass
 # over X, where X %*% beta and the kernel as two nodes would carry n x p
 # tangents through the product.
-regression <- function(name, beta, X, y, offset = NULL) {
+regression <- function(name, beta, X, y, offset = NULL, size = NULL) {
   caller <- if (name == "bernoulli_logit") "loglik_logistic" else "loglik_poisson_log"
   if (is_value(X) || !is.numeric(X) || !is.matrix(X)) {
     stop(sprintf("%s: X must be a numeric design matrix", caller), call. = FALSE)
@@ -234,9 +239,11 @@ regression <- function(name, beta, X, y, offset = NULL) {
       stop(sprintf("%s: offset has length %d but X has %d rows", caller, length(offset), nrow(X)), call. = FALSE)
     }
   }
+  if (!is.null(size)) check_data(size, caller, "size")
   node <- as_node(beta, caller)
   weights <- kernel_weights$current
   out <- wrap_node(fg_regression(name, node, as_doubles(X), dim(X), as_doubles(y),
+                                 if (is.null(size)) NULL else as.double(size),
                                  if (is.null(offset)) NULL else as.double(offset),
                                  if (is.null(weights)) NULL else as.double(weights)))
   if (is_value(beta)) out else value_of(out)

@@ -39,7 +39,7 @@ fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
 fg_kernel <- function(name, params, x, size, weights, form) .Call(wrap__fg_kernel, name, params, x, size, weights, form)
 
-fg_regression <- function(name, beta, x, dim, y, offset, weights) .Call(wrap__fg_regression, name, beta, x, dim, y, offset, weights)
+fg_regression <- function(name, beta, x, dim, y, size, offset, weights) .Call(wrap__fg_regression, name, beta, x, dim, y, size, offset, weights)
 
 fg_observation_scores <- function(root, params) .Call(wrap__fg_observation_scores, root, params)
 

@@ -106,3 +106,21 @@ test_that("regression kernels take glm's offset", {
   expect_error(loglik_logistic(val(c(0, 0, 0)), X, yb, offset = o[-1]), "offset has length 119 but X has 120 rows")
   expect_error(loglik_logistic(val(c(0, 0, 0)), X, yb, offset = replace(o, 4, NA)), "offset\\[4\\]")
 })
+
+test_that("grouped logistic regression matches glm(cbind(k, m - k) ~ ...)", {
+  set.seed(9)
+  n <- 80
+  X <- cbind(1, rnorm(n), rbinom(n, 1, 0.4))
+  m <- sample(1:12, n, replace = TRUE)
+  k <- rbinom(n, m, plogis(-0.5 + 0.8 * X[, 2] + 0.3 * X[, 3]))
+  o <- 0.1 * X[, 2]
+  r <- fit(function(beta) loglik_logistic(beta, X, k, size = m, offset = o), list(beta = rep(0, 3)))
+  g <- glm(cbind(k, m - k) ~ X - 1, offset = o, family = binomial(), control = glm.control(epsilon = 1e-12, maxit = 50))
+  expect_equal(unname(coef(r)), unname(coef(g)), tolerance = 1e-8)
+  expect_equal(unname(se(r)), unname(sqrt(diag(vcov(g)))), tolerance = 1e-6)
+  expect_equal(as.numeric(logLik(r)), as.numeric(logLik(g)), tolerance = 1e-10)
+  expect_equal(value_of(loglik_logistic(val(coef(g)), X, k, size = m, offset = o)),
+               sum(dbinom(k, m, plogis(drop(X %*% coef(g)) + o), log = TRUE)), tolerance = 1e-12)
+  expect_error(loglik_logistic(val(c(0, 0, 0)), X, m + 1, size = m), "outside the support")
+  expect_error(loglik_poisson_log(val(c(0, 0, 0)), X, k, size = m), "unused argument")
+})

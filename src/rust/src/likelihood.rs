@@ -52,8 +52,9 @@ fn fg_kernel(
 }
 
 // A regression's log-likelihood as one node: kernel `name` at the linear
-// predictor X %*% beta, X a double matrix (with its `dim`), responses `y`
-// (double); `weights` NULL except while the bootstrap refits.
+// predictor X %*% beta (+ `offset`), X a double matrix (with its `dim`),
+// responses `y` (double), out of `size` trials for a grouped logistic
+// regression; `weights` NULL unless the fit is weighted.
 #[extendr]
 fn fg_regression(
     name: &str,
@@ -61,6 +62,7 @@ fn fg_regression(
     x: Robj,
     dim: Robj,
     y: Robj,
+    size: Nullable<Vec<f64>>,
     offset: Nullable<Vec<f64>>,
     weights: Nullable<Vec<f64>>,
 ) -> Result<Robj> {
@@ -69,7 +71,12 @@ fn fg_regression(
         Nullable::NotNull(v) => Some(v),
         Nullable::Null => None,
     };
-    let data = KernelData::new(data_from_r(&y, "y")?).weighted(optional(weights));
+    let y = data_from_r(&y, "y")?;
+    let data = match optional(size) {
+        Some(size) => KernelData::with_size(y, size),
+        None => KernelData::new(y),
+    };
+    let data = data.weighted(optional(weights));
     let node = record_regression(name, &var_from_r(&beta)?, design, optional(offset), data).map_err(r_error)?;
     Ok(var_to_r(&node, Some(&beta)))
 }

@@ -125,3 +125,29 @@ fn one_node_regression_errors_name_the_kernel() {
         "unknown regression kernel 'normal' (known: bernoulli_logit, poisson_log)"
     );
 }
+
+#[test]
+fn grouped_logistic_regression_equals_sigmoid_then_the_binomial_kernel() {
+    let x = design(N);
+    let size: Vec<f64> = (0..N).map(|i| (1 + i % 9) as f64).collect();
+    let y: Vec<f64> = (0..N).map(|i| ((i * 7 % 11) as f64).min(size[i])).collect();
+    let offsets: Vec<f64> = (0..N).map(|i| 0.05 * (i % 4) as f64).collect();
+    let data = KernelData::with_size(y, size);
+    let (d1, o1) = (data.clone(), offsets.clone());
+    let x1 = x.clone();
+    let fused = move |p: &[Var]| record_regression("bernoulli_logit", &p[0], x1.clone(), Some(o1.clone()), d1.clone()).unwrap();
+    let composed = move |p: &[Var]| {
+        let eta = record::matmul(&Var::constant(x.clone()), &p[0]).unwrap();
+        let eta = record::binary("+", &eta, &Var::constant(Tensor::vector(offsets.clone()))).unwrap();
+        let prob = record::unary("sigmoid", &eta).unwrap();
+        record_kernel("binomial", &[prob], data.clone()).unwrap()
+    };
+    let point = [v(&[-0.3, 0.4, 0.25])];
+    let (a, b) = (leaves(&point), leaves(&point));
+    let (ra, rb) = (fused(&a), composed(&b));
+    assert!(rel_close(ra.value().data[0], rb.value().data[0], 1e-13), "value");
+    let (ha, hb) = (second_order(&ra, &a, None).unwrap(), second_order(&rb, &b, None).unwrap());
+    assert_close("grouped logistic", "gradient", &ha.gradient, &hb.gradient, 1e-12);
+    assert_close("grouped logistic", "Hessian", &ha.hessian_times.data, &hb.hessian_times.data, 1e-12);
+    check("grouped logistic", &fused, &point);
+}

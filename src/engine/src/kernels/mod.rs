@@ -1045,12 +1045,12 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, offset: Option<
         Var::apply(std::rc::Rc::new(rule), &[beta.into()])
     }
     let KernelData { x, size, weights, .. } = data;
-    if size.is_some() {
-        bail!("loglik_{name}: size is only used by the binomial kernel");
-    }
-    match name {
-        "bernoulli_logit" => linear(beta, design, offset, weights, || BernoulliLogit::new(x.to_vec())),
-        "poisson_log" => linear(beta, design, offset, weights, || PoissonLog::new(x.to_vec())),
+    match (name, size) {
+        // successes out of trials, as glm(cbind(y, size - y) ~ ...)
+        ("bernoulli_logit", Some(size)) => linear(beta, design, offset, weights, || BinomialLogit::new(x.to_vec(), size)),
+        ("bernoulli_logit", None) => linear(beta, design, offset, weights, || BernoulliLogit::new(x.to_vec())),
+        ("poisson_log", None) => linear(beta, design, offset, weights, || PoissonLog::new(x.to_vec())),
+        ("poisson_log", Some(_)) => bail!("loglik_poisson_log: size is only used by the logistic regression"),
         _ => bail!("unknown regression kernel '{name}' (known: {})", REGRESSION_NAMES.join(", ")),
     }
 }

@@ -3,7 +3,8 @@
 //! top. They run once per observation per sweep of every optimiser step, so
 //! each costs one exponential per observation and allocates nothing.
 
-use super::saddle::{bd0, poisson_stirling};
+use super::discrete::counts_of_trials;
+use super::saddle::{bd0, binomial_stirling, dbinom_log_with, poisson_stirling};
 use super::{binary_outcomes, counts, Density, Partials};
 use crate::Result;
 
@@ -108,5 +109,71 @@ impl Density<1> for PoissonLog {
     fn partials(&self, i: usize, [eta]: [f64; 1], _hessian: bool) -> Partials<1> {
         let mu = eta.exp();
         Partials::one(self.y[i] - mu, -mu)
+    }
+}
+
+/// y successes out of m trials with success probability sigmoid(eta), as
+/// glm(cbind(y, m - y) ~ ..., binomial) groups them:
+///   log f = lchoose(m, y) + y log p + (m - y) log(1 - p),
+/// evaluated as dbinom does (saddle point), with p = sigmoid(eta) and
+/// 1 - p = sigmoid(-eta) each computed directly, so whichever is small keeps
+/// its digits. The partials are y - m p = y (1 - p) - (m - y) p and
+/// -m p (1 - p).
+#[derive(Debug)]
+pub struct BinomialLogit {
+    y: Vec<f64>,
+    size: Vec<f64>,
+    /// binomial_stirling(y, m) where 0 < y < m.
+    stirling: Vec<f64>,
+}
+
+impl BinomialLogit {
+    pub fn new(y: Vec<f64>, size: Vec<f64>) -> Result<Self> {
+        let (y, size) = counts_of_trials(Self::NAME, y, size)?;
+        let trials = |i: usize| size[if size.len() == 1 { 0 } else { i }];
+        let stirling =
+            y.iter().enumerate().map(|(i, &k)| if k > 0.0 && k < trials(i) { binomial_stirling(k, trials(i)) } else { 0.0 }).collect();
+        Ok(BinomialLogit { y, size, stirling })
+    }
+
+    #[inline]
+    fn trials(&self, i: usize) -> f64 {
+        self.size[if self.size.len() == 1 { 0 } else { i }]
+    }
+}
+
+/// (sigmoid(eta), sigmoid(-eta)), each without cancellation.
+#[inline]
+fn sigmoids(eta: f64) -> (f64, f64) {
+    let e = (-eta.abs()).exp();
+    let d = 1.0 / (1.0 + e);
+    if eta >= 0.0 {
+        (d, e * d)
+    } else {
+        (e * d, d)
+    }
+}
+
+impl Density<1> for BinomialLogit {
+    const NAME: &'static str = "loglik_logistic";
+    const DISCRETE: bool = true;
+    const PARAMS: [&'static str; 1] = ["eta"];
+    const DATA: &'static str = "y";
+
+    fn observations(&self) -> usize {
+        self.y.len()
+    }
+
+    #[inline]
+    fn log_density(&self, i: usize, [eta]: [f64; 1]) -> f64 {
+        let (p, q) = sigmoids(eta);
+        dbinom_log_with(self.y[i], self.trials(i), p, q, || self.stirling[i])
+    }
+
+    #[inline]
+    fn partials(&self, i: usize, [eta]: [f64; 1], _hessian: bool) -> Partials<1> {
+        let (p, q) = sigmoids(eta);
+        let (y, m) = (self.y[i], self.trials(i));
+        Partials::one(y * q - (m - y) * p, -m * p * q)
     }
 }
