@@ -19,7 +19,11 @@
 #' predictor `X %*% beta`; `loglik_poisson_log(beta, X, y)` is Poisson
 #' regression with log link; `loglik_logistic(beta, X, y, size = m)` is the
 #' grouped logistic regression of `y` successes out of `m` trials, as
-#' `glm(cbind(y, m - y) ~ ..., binomial)`. Both take an `offset`, a known term of each
+#' `glm(cbind(y, m - y) ~ ..., binomial)`. `loglik_polr(eta, zeta, y)` is
+#' the ordinal logistic (proportional odds) regression of `MASS::polr()`:
+#' `P(y <= k) = plogis(zeta[k] - eta)` for `y` an (ordered) factor or
+#' categories `1..K`, one node with exact derivatives in `eta` and `zeta`.
+#' `loglik_logistic()` and `loglik_poisson_log()` take an `offset`, a known term of each
 #' observation's linear predictor (`X %*% beta + offset`), as `glm()`'s
 #' `offset()` (for a Poisson rate per exposure, `offset = log(exposure)`).
 #'
@@ -63,6 +67,9 @@
 #' @param alpha,beta Beta-distribution shapes (beta, beta-binomial); for
 #'   `loglik_pareto`, `alpha` is the tail index. For the regressions,
 #'   `beta` is the coefficient vector.
+#' @param eta,zeta For `loglik_polr`: the linear predictor (one value per
+#'   observation, e.g. `drop(X %*% beta)` without an intercept column, or
+#'   one shared value) and the increasing cut points.
 #' @param offset For the regressions: `NULL` or one number per observation
 #'   added to the linear predictor.
 #' @param r Number of successes (negative binomial size, may be non-integer).
@@ -215,6 +222,24 @@ loglik_logistic <- function(beta, X, y, offset = NULL, size = NULL) {
 #' @rdname loglik
 #' @export
 loglik_poisson_log <- function(beta, X, y, offset = NULL) regression("poisson_log", beta, X, y, offset)
+
+#' @rdname loglik
+#' @export
+loglik_polr <- function(eta, zeta, y) {
+  caller <- "loglik_polr"
+  levels <- if (is.factor(y)) nlevels(y) else length(zeta) + 1L
+  if (is.factor(y)) y <- as.integer(y)
+  check_data(y, caller, "y")
+  if (length(zeta) != levels - 1L) {
+    stop(sprintf("%s: zeta has length %d but y has %d categories (needs %d cut points)", caller,
+                 length(zeta), levels, levels - 1L), call. = FALSE)
+  }
+  any_value <- is_value(eta) || is_value(zeta)
+  weights <- kernel_weights$current
+  out <- wrap_node(fg_ordinal(as_node(eta, caller), as_node(zeta, caller), as.double(y), as.integer(levels),
+                              if (is.null(weights)) NULL else as.double(weights)))
+  if (any_value) out else value_of(out)
+}
 
 # The kernel on the linear-predictor scale at eta = X %*% beta, recorded as
 # one node: its derivatives need only X' g and X' diag(h) X, from one pass

@@ -41,6 +41,8 @@ fg_kernel <- function(name, params, x, size, weights, form) .Call(wrap__fg_kerne
 
 fg_regression <- function(name, beta, x, dim, y, size, offset, weights) .Call(wrap__fg_regression, name, beta, x, dim, y, size, offset, weights)
 
+fg_ordinal <- function(eta, zeta, y, levels, weights) .Call(wrap__fg_ordinal, eta, zeta, y, levels, weights)
+
 fg_observation_scores <- function(root, params) .Call(wrap__fg_observation_scores, root, params)
 
 fg_kernel_observations <- function(root) .Call(wrap__fg_kernel_observations, root)

@@ -121,6 +121,6 @@ test_that("grouped logistic regression matches glm(cbind(k, m - k) ~ ...)", {
   expect_equal(as.numeric(logLik(r)), as.numeric(logLik(g)), tolerance = 1e-10)
   expect_equal(value_of(loglik_logistic(val(coef(g)), X, k, size = m, offset = o)),
                sum(dbinom(k, m, plogis(drop(X %*% coef(g)) + o), log = TRUE)), tolerance = 1e-12)
-  expect_error(loglik_logistic(val(c(0, 0, 0)), X, m + 1, size = m), "outside the support")
+  expect_error(loglik_logistic(val(c(0, 0, 0)), X, m + 1, size = m), "loglik_logistic: y\\[1\\] = .* is outside the support")
   expect_error(loglik_poisson_log(val(c(0, 0, 0)), X, k, size = m), "unused argument")
 })

@@ -214,3 +214,31 @@ test_that("a beta-binomial fit equals bbmle::mle2 on emdbook's density", {
   expect_equal(unname(coef(ours)), unname(exp(theirs@coef)), tolerance = 1e-5)
   expect_equal(as.numeric(logLik(ours)), -theirs@min, tolerance = 1e-6)
 })
+
+test_that("loglik_polr is MASS::polr's ordinal logistic regression", {
+  skip_if_not_installed("MASS")
+  housing <- MASS::housing
+  X <- model.matrix(~ Infl + Type + Cont, housing)[, -1]
+  y <- housing$Sat
+  theirs <- MASS::polr(Sat ~ Infl + Type + Cont, weights = Freq, data = housing, Hess = TRUE)
+  ll <- function(beta, zeta) loglik_polr(drop(X %*% beta), zeta, y)
+  ours <- fit(ll, list(beta = rep(0, ncol(X)), zeta = c(-1, 1)), weights = housing$Freq)
+  expect_equal(unname(coef(ours)), unname(c(coef(theirs), theirs$zeta)), tolerance = 1e-5)
+  expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(theirs)), tolerance = 1e-8)
+  # polr's standard errors come from optim's finite-difference Hessian
+  expect_equal(unname(se(ours)), unname(sqrt(diag(vcov(theirs)))), tolerance = 1e-3)
+  # the value against the probabilities written out
+  b <- coef(theirs); z <- theirs$zeta
+  eta <- drop(X %*% b)
+  cum <- cbind(0, plogis(outer(z, eta, "-")) |> t(), 1)
+  k <- as.integer(y)
+  p <- cum[cbind(seq_along(k), k + 1)] - cum[cbind(seq_along(k), k)]
+  expect_equal(value_of(loglik_polr(val(eta), val(z), y)), sum(log(p)), tolerance = 1e-12)
+  # gradient and Hessian in beta and zeta against numDeriv
+  f <- function(theta) loglik_polr(drop(X %*% theta[1:6]), theta[7:8], y)
+  g <- function(p) loglik_polr(drop(X %*% p[[1]][1:6]), p[[1]][7:8], y)
+  theta <- c(b, z) + 0.05
+  expect_equal(unname(gradient(g, list(val(theta)))$gradient), numDeriv::grad(f, theta), tolerance = 1e-6)
+  expect_equal(unname(hessian(g, list(val(theta)))), numDeriv::hessian(f, theta), tolerance = 1e-6)
+  expect_error(loglik_polr(val(eta), val(z[1]), y), "zeta has length 1 but y has 3 categories")
+})

@@ -6,7 +6,7 @@
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::backward::value_and_gradient;
-use femtograd_engine::kernels::{record_kernel, record_regression, Form, KernelData};
+use femtograd_engine::kernels::{record_kernel, record_ordinal, record_regression, Form, KernelData};
 use femtograd_engine::linalg::inverse_spd;
 use femtograd_engine::replay::{Recording, Replayed};
 use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
@@ -79,6 +79,20 @@ fn fg_regression(
     let data = data.weighted(optional(weights));
     let node = record_regression(name, &var_from_r(&beta)?, design, optional(offset), data).map_err(r_error)?;
     Ok(var_to_r(&node, Some(&beta)))
+}
+
+// The ordinal logistic regression (MASS::polr) as one node: linear
+// predictor `eta`, cut points `zeta`, categories `y` in 1..levels (double),
+// `weights` NULL unless the fit is weighted.
+#[extendr]
+fn fg_ordinal(eta: Robj, zeta: Robj, y: Vec<f64>, levels: i32, weights: Nullable<Vec<f64>>) -> Result<Robj> {
+    let weights = match weights {
+        Nullable::NotNull(w) => Some(w),
+        Nullable::Null => None,
+    };
+    let levels = usize::try_from(levels).map_err(|_| Error::Other("loglik_polr: levels must be positive".into()))?;
+    let node = record_ordinal(&var_from_r(&eta)?, &var_from_r(&zeta)?, &y, levels, weights).map_err(r_error)?;
+    Ok(var_to_r(&node, Some(&eta)))
 }
 
 // The n x p matrix of per-observation scores of a log-likelihood that is a
@@ -383,6 +397,7 @@ extendr_module! {
     mod likelihood;
     fn fg_kernel;
     fn fg_regression;
+    fn fg_ordinal;
     fn fg_observation_scores;
     fn fg_kernel_observations;
     fn fg_inverse_spd;

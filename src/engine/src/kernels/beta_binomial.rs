@@ -21,7 +21,7 @@ pub struct BetaBinomial {
 
 impl BetaBinomial {
     pub fn new(x: Vec<f64>, size: Vec<f64>) -> Result<Self> {
-        let (x, size) = counts_of_trials(<Self as Density<2>>::NAME, x, size)?;
+        let (x, size) = counts_of_trials(<Self as Density<2>>::NAME, "x", x, size)?;
         let trials = |i: usize| size[if size.len() == 1 { 0 } else { i }];
         let log_choose = x
             .iter()

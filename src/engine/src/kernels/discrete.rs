@@ -58,7 +58,7 @@ pub struct Binomial {
 
 impl Binomial {
     pub fn new(x: Vec<f64>, size: Vec<f64>) -> Result<Self> {
-        let (x, size) = counts_of_trials(<Binomial as Density<1>>::NAME, x, size)?;
+        let (x, size) = counts_of_trials(<Binomial as Density<1>>::NAME, "x", x, size)?;
         let trials = |i: usize| size[if size.len() == 1 { 0 } else { i }];
         let stirling = x
             .iter()
@@ -99,12 +99,12 @@ impl Density<1> for Binomial {
 
 /// Validates successes `x` out of `size` trials (one number for all
 /// observations or one per observation), as `kernel` (an R function name)
-/// reports them: both must be non-negative integers (rounded, see
-/// `as_count`), and x at most its number of trials.
-pub(crate) fn counts_of_trials(kernel: &str, x: Vec<f64>, size: Vec<f64>) -> Result<(Vec<f64>, Vec<f64>)> {
+/// reports them, calling the successes `data`: both must be non-negative
+/// integers (rounded, see `as_count`), and x at most its number of trials.
+pub(crate) fn counts_of_trials(kernel: &str, data: &str, x: Vec<f64>, size: Vec<f64>) -> Result<(Vec<f64>, Vec<f64>)> {
     let n = x.len();
     if size.len() != 1 && size.len() != n {
-        bail!("{kernel}: size has length {} but x has length {n}", size.len());
+        bail!("{kernel}: size has length {} but {data} has length {n}", size.len());
     }
     let shared = size.len() == 1;
     let mut size = size;
@@ -124,7 +124,7 @@ pub(crate) fn counts_of_trials(kernel: &str, x: Vec<f64>, size: Vec<f64>) -> Res
             Some(r) if r <= trials => *v = r,
             _ => {
                 let bound = if shared { format!("size = {trials}") } else { format!("size[{}] = {trials}", i + 1) };
-                bail!("{kernel}: x[{}] = {} is outside the support (integers from 0 to {bound})", i + 1, super::show(*v));
+                bail!("{kernel}: {data}[{}] = {} is outside the support (integers from 0 to {bound})", i + 1, super::show(*v));
             }
         }
     }

@@ -34,6 +34,7 @@ pub mod discrete;
 pub mod linear_predictor;
 pub mod more_continuous;
 pub mod negbinom_mu;
+pub mod ordinal;
 pub mod pointwise;
 pub mod regression;
 pub mod saddle;
@@ -43,6 +44,8 @@ pub mod zero_inflated;
 mod linear_predictor_tests;
 #[cfg(test)]
 mod more_kernels_tests;
+#[cfg(test)]
+mod ordinal_tests;
 #[cfg(test)]
 mod pointwise_tests;
 #[cfg(test)]
@@ -1053,6 +1056,15 @@ pub fn record_regression(name: &str, beta: &Var, design: Tensor, offset: Option<
         ("poisson_log", Some(_)) => bail!("loglik_poisson_log: size is only used by the logistic regression"),
         _ => bail!("unknown regression kernel '{name}' (known: {})", REGRESSION_NAMES.join(", ")),
     }
+}
+
+/// Records the ordinal logistic regression's log-likelihood (`MASS::polr`,
+/// see `ordinal`) as one node: linear predictor `eta` (one value per
+/// observation, or shared), the `levels - 1` cut points `zeta`, categories
+/// `y` in 1..=levels, optional observation weights.
+pub fn record_ordinal(eta: &Var, zeta: &Var, y: &[f64], levels: usize, weights: Option<Vec<f64>>) -> Result<Var> {
+    let rule = ordinal::OrdinalLogit::new(y, levels, weights)?;
+    Var::apply(Rc::new(rule), &[eta.into(), zeta.into()])
 }
 
 /// Checks the parameter count before `make` validates the data, so that a

@@ -129,7 +129,7 @@ pub struct BinomialLogit {
 
 impl BinomialLogit {
     pub fn new(y: Vec<f64>, size: Vec<f64>) -> Result<Self> {
-        let (y, size) = counts_of_trials(Self::NAME, y, size)?;
+        let (y, size) = counts_of_trials(Self::NAME, Self::DATA, y, size)?;
         let trials = |i: usize| size[if size.len() == 1 { 0 } else { i }];
         let stirling =
             y.iter().enumerate().map(|(i, &k)| if k > 0.0 && k < trials(i) { binomial_stirling(k, trials(i)) } else { 0.0 }).collect();
