@@ -25,6 +25,10 @@ fg_gather <- function(x, positions, dim) .Call(wrap__fg_gather, x, positions, di
 
 fg_concat <- function(parts, dim) .Call(wrap__fg_concat, parts, dim)
 
+fg_set_label <- function(x, label) .Call(wrap__fg_set_label, x, label)
+
+fg_graph <- function(x) .Call(wrap__fg_graph, x)
+
 fg_backward <- function(x) .Call(wrap__fg_backward, x)
 
 fg_zero_grad <- function(x) .Call(wrap__fg_zero_grad, x)

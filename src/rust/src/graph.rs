@@ -2,6 +2,7 @@
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
+use femtograd_engine::tape::graph::graph_of;
 use femtograd_engine::tape::reachable;
 use femtograd_engine::{backward, record, Var};
 
@@ -24,7 +25,15 @@ fn fg_fresh_leaves(params: List) -> Result<List> {
         .values()
         .map(|p| {
             let v = var_from_r(&p)?;
-            Ok(if v.is_leaf() { var_to_r(&Var::leaf(v.value()), None) } else { p })
+            Ok(if v.is_leaf() {
+                let copy = Var::leaf(v.value());
+                if let Some(label) = v.label() {
+                    copy.set_label(&label);
+                }
+                var_to_r(&copy, None)
+            } else {
+                p
+            })
         })
         .collect::<Result<Vec<Robj>>>()?;
     Ok(List::from_values(copies))
@@ -122,6 +131,43 @@ fn fg_concat(parts: List, dim: Robj) -> Result<Robj> {
     Ok(var_to_r(&out, owner.as_ref()))
 }
 
+// Names the node of a value in views of the graph (`val(x, label = )`).
+#[extendr]
+fn fg_set_label(x: Robj, label: &str) -> Result<()> {
+    var_from_r(&x)?.set_label(label);
+    Ok(())
+}
+
+// The graph behind a value, column by column: per node its kind, operation,
+// label (NA if none), tape position (NA for a constant of the pool), value
+// and gradient (R numbers with their dim); per edge the 1-based graph
+// positions of its ends and which argument of `to` it is.
+#[extendr]
+fn fg_graph(x: Robj) -> Result<List> {
+    let g = graph_of(&var_from_r(&x)?);
+    let kind: Vec<&str> = g.nodes.iter().map(|n| n.kind.name()).collect();
+    let operation: Vec<&str> = g.nodes.iter().map(|n| n.operation).collect();
+    let label: Strings = g.nodes.iter().map(|n| n.label.as_deref().map_or(Rstr::na(), Rstr::from)).collect();
+    let position: Integers =
+        g.nodes.iter().map(|n| n.position.map_or(Rint::na(), |p| Rint::from(p as i32 + 1))).collect();
+    let value = List::from_values(g.nodes.iter().map(|n| tensor_to_r(&n.value, n.value.data.as_slice())));
+    let gradient = List::from_values(g.nodes.iter().map(|n| tensor_to_r(&n.value, &n.gradient)));
+    let from: Vec<i32> = g.edges.iter().map(|e| e.from as i32 + 1).collect();
+    let to: Vec<i32> = g.edges.iter().map(|e| e.to as i32 + 1).collect();
+    let argument: Vec<i32> = g.edges.iter().map(|e| e.argument as i32 + 1).collect();
+    Ok(list!(
+        kind = kind,
+        operation = operation,
+        label = label,
+        position = position,
+        value = value,
+        gradient = gradient,
+        from = from,
+        to = to,
+        argument = argument
+    ))
+}
+
 #[extendr]
 fn fg_backward(x: Robj) -> Result<()> {
     backward::backward(&var_from_r(&x)?).map_err(r_error)
@@ -147,6 +193,8 @@ extendr_module! {
     fn fg_chol;
     fn fg_gather;
     fn fg_concat;
+    fn fg_set_label;
+    fn fg_graph;
     fn fg_backward;
     fn fg_zero_grad;
 }

@@ -21,6 +21,7 @@
 //! Rust. What R learnt from values while recording (a comparison, the
 //! numbers of a value) is kept as a `Guard`, checked after each replay.
 
+pub mod graph;
 pub mod record;
 pub mod replay;
 #[cfg(test)]
@@ -186,6 +187,9 @@ pub struct Tape {
     constants: Vec<f64>,
     grads: Vec<Grad>,
     guards: Vec<Guard>,
+    /// Names given to nodes (`val(3, label = "x")`), for views of the
+    /// graph only: few nodes have one, so they are kept apart from `nodes`.
+    labels: Vec<(usize, Rc<str>)>,
 }
 
 impl Tape {
@@ -245,6 +249,19 @@ impl Tape {
     pub fn input_requires_grad(&self, input: Input) -> bool {
         input.node().is_some_and(|j| self.nodes[j].requires_grad)
     }
+    /// The name given to node `i`, if any.
+    pub fn label(&self, i: usize) -> Option<&str> {
+        self.labels.iter().rev().find(|(j, _)| *j == i).map(|(_, l)| &**l)
+    }
+    /// Names node `i` (replacing an earlier name).
+    pub fn set_label(&mut self, i: usize, label: &str) {
+        self.labels.retain(|(j, _)| *j != i);
+        self.labels.push((i, Rc::from(label)));
+    }
+    /// Every named node and its name.
+    pub fn labels(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.labels.iter().map(|(i, l)| (*i, &**l))
+    }
     pub fn guards(&self) -> &[Guard] {
         &self.guards
     }
@@ -293,6 +310,7 @@ impl Tape {
             self.grads.extend(other.grads);
         }
         self.guards.extend(other.guards.into_iter().map(|g| g.shifted(offset)));
+        self.labels.extend(other.labels.into_iter().map(|(i, l)| (i + offset, l)));
         offset
     }
 
@@ -520,6 +538,17 @@ impl Var {
         let (cell, i) = self.resolve();
         let name = cell.tape().nodes[i].rule.as_ref().map(|r| r.name());
         name
+    }
+    /// The name given to the node, if any.
+    pub fn label(&self) -> Option<String> {
+        let (cell, i) = self.resolve();
+        let label = cell.tape().label(i).map(str::to_string);
+        label
+    }
+    /// Names the node in views of the graph (`graph::graph_of`).
+    pub fn set_label(&self, label: &str) {
+        let (cell, i) = self.resolve();
+        cell.tape_mut().set_label(i, label);
     }
     /// The accumulated gradient, zeros if no backward pass has reached it.
     pub fn grad(&self) -> Vec<f64> {
