@@ -8,18 +8,30 @@
 #' [backward()] then fills in gradients.
 #'
 #' @param x A numeric (or integer, converted to double) scalar, vector or
-#'   matrix.
+#'   matrix. A femtograd value is returned as it is.
+#' @param label A name for the node in views of the graph ([graph_of()],
+#'   `plot()`, [to_dot()]), such as `"x"`; it changes nothing else. Given
+#'   with a femtograd value, it names that value's node (an intermediate
+#'   result, say).
 #' @return An object of class `femtograd_value`.
-#' @seealso [backward()], [grad()], [value_of()]
+#' @seealso [backward()], [grad()], [value_of()], [graph_of()]
 #' @examples
 #' x <- val(3)
 #' y <- val(c(1, 2, 3))
 #' A <- val(matrix(1:4, 2))
 #' x * y
+#' w <- val(0.5, label = "w")
+#' graph_of(w * x)
 #' @export
-val <- function(x) {
-  if (is_value(x)) return(x)
-  new_value(x, constant = FALSE, caller = "val")
+val <- function(x, label = NULL) {
+  v <- if (is_value(x)) x else new_value(x, constant = FALSE, caller = "val")
+  if (!is.null(label)) {
+    if (!is.character(label) || length(label) != 1L || is.na(label)) {
+      stop("val: label must be one string, such as \"x\"", call. = FALSE)
+    }
+    rust(fg_set_label(v, label))
+  }
+  v
 }
 
 #' @rdname val
