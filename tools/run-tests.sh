@@ -13,10 +13,12 @@ echo "== cargo test (engine)"
 # compiled once for both.
 cargo test --locked --release -p femtograd-engine --target-dir "$FEMTOGRAD_TARGET_DIR"
 
-echo "== R CMD build"
+echo "== R CMD build (with the crates vendored, so the check installs offline)"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; rm -f src/rust/vendor.tar.xz' EXIT
+bash tools/vendor.sh
 R CMD build --no-manual . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+rm -f src/rust/vendor.tar.xz
 tarball=$(ls femtograd_*.tar.gz | tail -n 1)
 mv "$tarball" "$work/"
 
