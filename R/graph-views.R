@@ -92,7 +92,8 @@ graph_counts <- function(nodes) {
 }
 
 #' @rdname graph_of
-#' @param ... Unused.
+#' @param ... For `plot()` of a value, passed on to the graph's method
+#'   (`max_nodes`, `gradients`, `main`); unused otherwise.
 #' @export
 print.femtograd_graph <- function(x, ...) {
   cat(sprintf("<femtograd graph: %s, %d edges>\n", graph_counts(x$nodes), nrow(x$edges)))
