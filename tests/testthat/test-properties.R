@@ -76,6 +76,8 @@ test_that("every export meets bad input with an R error, never a crash", {
   on.exit(unlink(script))
   writeLines(c(
     "suppressMessages(library(femtograd))",
+    # a bad input may be taken as a file name (to_dot(x, 'a') writes one)
+    "setwd(tempdir())",
     "restored <- unserialize(serialize(val(1), NULL))",
     "foreign <- getNativeSymbolInfo('wrap__fg_leaf', PACKAGE = 'femtograd')$address",
     "class(foreign) <- 'femtograd_value'",
