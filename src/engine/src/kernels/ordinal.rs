@@ -12,7 +12,9 @@
 //! zeta_{y_i - 1}) (fewer in the end categories), and every sweep works on
 //! that local gradient and Hessian, scattered to the inputs.
 
+use super::regression::sigmoids;
 use crate::batch::Batch;
+use crate::ops::unary::softplus;
 use crate::rule::{Rule, Site};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
@@ -132,18 +134,8 @@ impl OrdinalLogit {
     }
 }
 
-/// F(x) for the logistic distribution, and F(-x), without cancellation.
-fn sigmoids(x: f64) -> (f64, f64) {
-    let e = (-x.abs()).exp();
-    let d = 1.0 / (1.0 + e);
-    if x >= 0.0 {
-        (d, e * d)
-    } else {
-        (e * d, d)
-    }
-}
-
-/// f(x) = F(x) F(-x) and f'(x) = f(x) (F(-x) - F(x)).
+/// f(x) = F(x) F(-x) and f'(x) = f(x) (F(-x) - F(x)), F the logistic
+/// distribution function.
 fn density_and_slope(x: f64) -> (f64, f64) {
     let (p, q) = sigmoids(x);
     let f = p * q;
@@ -173,10 +165,6 @@ fn log_interval(a: Option<f64>, b: Option<f64>) -> f64 {
             }
         }
     }
-}
-
-fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
 /// log(1 - exp(-d)) for d > 0, accurate for small and large d.

@@ -42,13 +42,9 @@ impl Density<1> for BernoulliLogit {
 
     #[inline]
     fn partials(&self, i: usize, [eta]: [f64; 1], _hessian: bool) -> Partials<1> {
-        // With e = exp(-|eta|) <= 1: sigmoid(|eta|) = 1/(1+e), sigmoid(-|eta|) = e/(1+e),
-        // and sigmoid(eta) sigmoid(-eta) = e/(1+e)^2, all without cancellation.
-        let e = (-eta.abs()).exp();
-        let d = 1.0 / (1.0 + e);
-        let (s_pos, s_neg) = if eta >= 0.0 { (d, e * d) } else { (e * d, d) }; // sigmoid(eta), sigmoid(-eta)
-        let g = if self.y[i] { s_neg } else { -s_pos }; // y - sigmoid(eta)
-        Partials::one(g, -e * d * d)
+        let (p, q) = sigmoids(eta);
+        let g = if self.y[i] { q } else { -p }; // y - sigmoid(eta)
+        Partials::one(g, -p * q)
     }
 }
 
@@ -142,9 +138,10 @@ impl BinomialLogit {
     }
 }
 
-/// (sigmoid(eta), sigmoid(-eta)), each without cancellation.
+/// (sigmoid(eta), sigmoid(-eta)), each without cancellation: with
+/// e = exp(-|eta|) <= 1, sigmoid(|eta|) = 1/(1+e) and sigmoid(-|eta|) = e/(1+e).
 #[inline]
-fn sigmoids(eta: f64) -> (f64, f64) {
+pub(crate) fn sigmoids(eta: f64) -> (f64, f64) {
     let e = (-eta.abs()).exp();
     let d = 1.0 / (1.0 + e);
     if eta >= 0.0 {
