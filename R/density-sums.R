@@ -14,7 +14,10 @@
 #   the log-densities' handle carries how to record it, and sum() of that
 #   very handle (nothing done to it in between) records it instead of
 #   summing. The log-densities are then not under the model's output, and
-#   a replay never evaluates them again.
+#   a replay never evaluates them again. Nor does the recording: the
+#   engine computes a density node's numbers only when something reads
+#   them, and the kernel shares the node's checked data, so the sum costs
+#   what loglik_*() costs.
 #
 # The sum is recorded "uncounted": it reports no observations, so nobs(),
 # the bootstrap and the sandwich treat it exactly as the sum it replaces (a
@@ -36,14 +39,20 @@ density_node <- function(log, name, params, x, formula, size = NULL) {
   }
   if (is.null(log_density)) return(density_or_log(formula(), log))
   if (!isTRUE(log)) return(exp(log_density))
-  attr(log_density, "femtograd_sum") <- function() kernel(name, params, x, size, form = "uncounted")
+  attr(log_density, "femtograd_sum") <- function() sum_as_kernel(log_density)
   log_density
 }
+
+# The kernel on the same inputs and the same (already checked) data as the
+# log-densities' node; their numbers are never computed unless something
+# else reads them.
+sum_as_kernel <- function(log_density) rust(fg_sum_as_kernel(log_density))
 
 fits_kernel <- function(x, params, size) {
   n <- length(x)
   plain_data <- function(d) is.numeric(d) && !is.object(d) && is.null(dim(d)) && !anyNA(d)
-  n > 0L && plain_data(x) &&
+  # x's NAs are the kernel's to refuse (it checks every observation anyway)
+  n > 0L && is.numeric(x) && !is.object(x) && is.null(dim(x)) &&
     all(vapply(params, function(p) (is_value(p) || plain_data(p)) && is.null(dim(p)) &&
                  length(p) %in% c(1L, n), logical(1))) &&
     (is.null(size) || (plain_data(size) && length(size) %in% c(1L, n)))

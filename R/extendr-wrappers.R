@@ -43,6 +43,8 @@ fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
 fg_kernel <- function(name, params, x, size, weights, form) .Call(wrap__fg_kernel, name, params, x, size, weights, form)
 
+fg_sum_as_kernel <- function(x) .Call(wrap__fg_sum_as_kernel, x)
+
 fg_regression <- function(name, beta, x, dim, y, size, offset, weights) .Call(wrap__fg_regression, name, beta, x, dim, y, size, offset, weights)
 
 fg_ordinal <- function(eta, zeta, y, levels, weights) .Call(wrap__fg_ordinal, eta, zeta, y, levels, weights)

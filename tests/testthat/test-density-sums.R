@@ -89,3 +89,19 @@ test_that("the fused sum reports no observations, as the sum it replaces", {
   expect_equal(nobs(r_kernel), n)
   expect_equal(coef(r), coef(r_kernel), tolerance = 1e-8)
 })
+
+test_that("the log-densities that a sum stood in for are still there to read", {
+  # Their numbers are computed only when read (the sum records the kernel
+  # instead): read after the sum, they must still be stats' numbers, and
+  # derivatives through them (not through the kernel) the closed form.
+  mu <- val(0.5)
+  sigma <- val(2)
+  log_densities <- dnorm(xn, mu, sigma, log = TRUE)
+  total <- sum(log_densities)
+  expect_equal(value_of(total), sum(stats::dnorm(xn, 0.5, 2, log = TRUE)), tolerance = 1e-12)
+  expect_equal(value_of(log_densities), stats::dnorm(xn, 0.5, 2, log = TRUE), tolerance = 1e-12)
+  backward(sum(log_densities[1:10]))
+  z <- (xn[1:10] - 0.5) / 2
+  expect_equal(grad(mu), sum(z) / 2, tolerance = 1e-12)
+  expect_equal(grad(sigma), sum(z^2 - 1) / 2, tolerance = 1e-12)
+})

@@ -5,6 +5,7 @@
 //! `second_order.rs` know nothing else about operations.
 
 use std::fmt::Debug;
+use std::rc::Rc;
 
 use crate::batch::Batch;
 use crate::tensor::Tensor;
@@ -75,6 +76,14 @@ pub trait Rule: Debug {
     /// rule that keeps what it computed from its inputs (partials, sums)
     /// must drop it here.
     fn forget(&self) {}
+
+    /// For the log-densities of a distribution (a kernel's pointwise
+    /// node): the kernel that is their sum, made from the same density
+    /// (its data already checked) and reporting no observations, exactly
+    /// like the sum it stands in for. `None` for every other operation.
+    fn sum_kernel(&self) -> Option<Rc<dyn Rule>> {
+        None
+    }
 
     /// For log-likelihood kernels: how many observations the node sums
     /// over. `nobs()` of a fit is read from here.

@@ -4,6 +4,7 @@
 //! are not even copied but lent (see `Data`).
 
 use std::any::Any;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::ops::Deref;
 use std::rc::Rc;
@@ -71,12 +72,23 @@ impl fmt::Display for Shape {
 /// kept alive by a handle on its owner. The bindings lend R's own vectors,
 /// so that turning a large data vector or design matrix into a value (at
 /// every recording of a log-likelihood) does not copy it: a copy costs
-/// little in itself, but its fresh pages cost more.
+/// little in itself, but its fresh pages cost more. Numbers that are
+/// often never read can also be deferred: computed the first time they are.
 #[derive(Clone)]
 pub enum Data {
     Scalar(f64),
     Shared(Rc<Buffer>),
+    Deferred(Rc<Deferred>),
 }
+
+/// Numbers computed when first read (see `Data::deferred`).
+pub struct Deferred {
+    len: usize,
+    numbers: OnceCell<Vec<f64>>,
+    compute: Cell<Option<DeferredComputation>>,
+}
+
+type DeferredComputation = Box<dyn FnOnce() -> Vec<f64>>;
 
 /// Numbers on the heap, owned or lent.
 pub struct Buffer {
@@ -96,13 +108,57 @@ impl Data {
         Data::Shared(Rc::new(Buffer { ptr, len, _owner: owner }))
     }
 
+    /// `len` numbers that `compute` gives the first time they are read. A
+    /// node's value that is usually never read is made this way: the
+    /// log-densities of `sum(dnorm(x, mu, sigma, log = TRUE))`, which the
+    /// sum records as a kernel instead of reading them.
+    pub fn deferred(len: usize, compute: impl FnOnce() -> Vec<f64> + 'static) -> Data {
+        Data::Deferred(Rc::new(Deferred { len, numbers: OnceCell::new(), compute: Cell::new(Some(Box::new(compute))) }))
+    }
+
+    /// How many numbers there are, without computing deferred ones.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self {
+            Data::Scalar(_) => 1,
+            Data::Shared(b) => b.len,
+            Data::Deferred(d) => d.len,
+        }
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     #[inline]
     pub fn as_slice(&self) -> &[f64] {
         match self {
             Data::Scalar(x) => std::slice::from_ref(x),
             // SAFETY: the contract of `lent` (or a Vec that `_owner` holds).
             Data::Shared(b) => unsafe { std::slice::from_raw_parts(b.ptr, b.len) },
+            Data::Deferred(d) => d.numbers(),
         }
+    }
+}
+
+impl Deferred {
+    #[cold]
+    fn compute(&self) -> Vec<f64> {
+        // The computation is taken exactly once: only a computation that
+        // read its own numbers could find it gone, and none does; NaNs
+        // rather than a panic if that ever changed.
+        let numbers = self.compute.take().map_or_else(Vec::new, |f| f());
+        if numbers.len() == self.len {
+            numbers
+        } else {
+            vec![f64::NAN; self.len]
+        }
+    }
+
+    #[inline]
+    fn numbers(&self) -> &[f64] {
+        self.numbers.get_or_init(|| self.compute())
     }
 }
 
@@ -232,5 +288,28 @@ impl Broadcast {
     #[inline]
     pub fn ib(&self, i: usize) -> usize {
         if self.b_scalar { 0 } else { i }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn deferred_numbers_are_computed_once_when_first_read() {
+        let runs = Rc::new(Cell::new(0));
+        let counter = Rc::clone(&runs);
+        let data = Data::deferred(3, move || {
+            counter.set(counter.get() + 1);
+            vec![1.0, 2.0, 3.0]
+        });
+        let t = Tensor::new(Shape::vector(3), data).unwrap();
+        let copy = t.clone();
+        assert_eq!(t.data.len(), 3);
+        assert_eq!(runs.get(), 0, "neither the shape check nor len() computes them");
+        assert_eq!(&t.data[..], &[1.0, 2.0, 3.0]);
+        assert_eq!(copy.data[2], 3.0);
+        assert_eq!(runs.get(), 1, "clones share the one computation");
     }
 }

@@ -10,6 +10,7 @@ use femtograd_engine::kernels::{record_kernel, record_ordinal, record_regression
 use femtograd_engine::linalg::inverse_spd;
 use femtograd_engine::replay::{Recording, Replayed};
 use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
+use femtograd_engine::record::sum_as_kernel;
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
 use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
@@ -49,6 +50,17 @@ fn fg_kernel(
     let out = record_kernel(name, &vars_from_r(&params)?, data.weighted(weights)).map_err(r_error)?;
     let near = params.values().next();
     Ok(var_to_r(&out, near.as_ref()))
+}
+
+// sum(x) of a distribution's log-densities x (a kernel's pointwise node)
+// as that distribution's kernel, sharing its checked data; NULL when x is
+// any other value.
+#[extendr]
+fn fg_sum_as_kernel(x: Robj) -> Result<Robj> {
+    match sum_as_kernel(&var_from_r(&x)?).map_err(r_error)? {
+        Some(sum) => Ok(var_to_r(&sum, Some(&x))),
+        None => Ok(r!(NULL)),
+    }
 }
 
 // A regression's log-likelihood as one node: kernel `name` at the linear
@@ -396,6 +408,7 @@ fn fg_maximize_evaluated(evaluate: Function, start: &[f64], method: &str, contro
 extendr_module! {
     mod likelihood;
     fn fg_kernel;
+    fn fg_sum_as_kernel;
     fn fg_regression;
     fn fg_ordinal;
     fn fg_observation_scores;

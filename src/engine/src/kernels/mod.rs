@@ -217,7 +217,9 @@ impl Moments {
 /// the scalar log-likelihood.
 #[derive(Debug)]
 pub struct Fused<D, const K: usize> {
-    density: D,
+    /// Shared with the pointwise node of the same density, when the kernel
+    /// is the sum of its log-densities (see `Rule::sum_kernel`).
+    density: Rc<D>,
     /// One non-negative weight per observation; `None` is all ones.
     weights: Option<Vec<f64>>,
     /// Whether the node reports its observations (for nobs(), the
@@ -312,6 +314,10 @@ impl<const K: usize> Table<K> {
 
 impl<D: Density<K>, const K: usize> Fused<D, K> {
     pub fn new(density: D) -> Self {
+        Fused::sharing(Rc::new(density))
+    }
+
+    pub(crate) fn sharing(density: Rc<D>) -> Self {
         Fused { density, weights: None, counted: true, cache: RefCell::new(Cache::default()) }
     }
 
@@ -381,7 +387,7 @@ impl<D: Density<K>, const K: usize> Fused<D, K> {
     /// Checks the parameters' lengths; true where a parameter has one value
     /// per observation rather than one shared value.
     fn layout(&self, inputs: &[&Tensor]) -> Result<[bool; K]> {
-        layout_of(&self.density, inputs)
+        layout_of(&*self.density, inputs)
     }
 }
 

@@ -16,33 +16,50 @@
 //!   vjp_dot: thetabar_dot_a[i] += ybar_i sum_b H_iab thetadot_b[i] + g_ia ybar_dot_i
 //! (the index [i] of a shared parameter being its only element).
 
+use std::rc::Rc;
+
 use crate::batch::Batch;
 use crate::rule::{Rule, Site};
-use crate::tensor::{Shape, Tensor};
+use crate::tensor::{Data, Shape, Tensor};
 use crate::Result;
 
-use super::{layout_of, per_observation, position, theta_at, Density};
+use super::{layout_of, per_observation, position, theta_at, Density, Fused};
 
 #[derive(Debug)]
 pub struct Pointwise<D, const K: usize> {
-    density: D,
+    density: Rc<D>,
 }
 
 impl<D: Density<K>, const K: usize> Pointwise<D, K> {
     pub fn new(density: D) -> Self {
-        Pointwise { density }
+        Pointwise { density: Rc::new(density) }
     }
 }
 
-impl<D: Density<K>, const K: usize> Rule for Pointwise<D, K> {
+impl<D: Density<K> + 'static, const K: usize> Rule for Pointwise<D, K> {
     fn name(&self) -> &'static str {
         D::NAME
     }
 
+    fn sum_kernel(&self) -> Option<Rc<dyn Rule>> {
+        Some(Rc::new(Fused { counted: false, ..Fused::sharing(Rc::clone(&self.density)) }))
+    }
+
+    /// The shapes are checked now; the log-densities are computed when
+    /// first read. Most are never read: `sum()` of them records the
+    /// density's kernel instead (see R's density_node()), and a pass over
+    /// every observation at each recording would cost as much as the
+    /// kernel's whole fit.
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let per_obs = layout_of(&self.density, inputs)?;
+        let per_obs = layout_of(&*self.density, inputs)?;
         let n = self.density.observations();
-        let data: Vec<f64> = (0..n).map(|i| self.density.log_density(i, theta_at(inputs, &per_obs, i))).collect();
+        let density = Rc::clone(&self.density);
+        let inputs: Vec<Tensor> = inputs.iter().map(|&t| t.clone()).collect();
+        let log_densities = move || {
+            let inputs: Vec<&Tensor> = inputs.iter().collect();
+            (0..n).map(|i| density.log_density(i, theta_at(&inputs, &per_obs, i))).collect::<Vec<f64>>()
+        };
+        let data = if n == 1 { log_densities().into() } else { Data::deferred(n, log_densities) };
         Tensor::new(Shape::vector(n), data)
     }
 

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::ops::{Binary, Chol, Concat, CumSum, Gather, LogDet, LogSumExp, MatMul, Mean, Prod, Solve, Sum, Transpose, Unary};
 use crate::rule::{Linear, Rule};
-use crate::tape::{Operand, Var};
+use crate::tape::{Input, Operand, Var};
 use crate::tensor::Shape;
 use crate::{bail, Result};
 
@@ -33,6 +33,35 @@ pub fn binary(name: &str, a: impl Into<Operand>, b: impl Into<Operand>) -> Resul
 
 pub fn sum(x: &Var) -> Result<Var> {
     Var::apply(Rc::new(Linear(Sum)), &[x.into()])
+}
+
+/// `sum(x)` of the log-densities `x` of a distribution (a kernel's
+/// pointwise node) as that distribution's kernel on the same inputs, which
+/// a replay evaluates from sums of the data; `None` when `x` is anything
+/// else.
+pub fn sum_as_kernel(x: &Var) -> Result<Option<Var>> {
+    let (cell, i) = x.resolve();
+    let (rule, inputs) = {
+        let tape = cell.tape();
+        let Some(rule) = tape.node(i).rule.as_ref().and_then(|r| r.sum_kernel()) else { return Ok(None) };
+        let inputs: Vec<Input> = tape.inputs(i).collect();
+        let inputs: Vec<std::result::Result<usize, f64>> = inputs
+            .into_iter()
+            .map(|input| match input {
+                Input::Node(j) => Ok(j),
+                Input::Constant(_) => Err(tape.input_value(input).data[0]),
+            })
+            .collect();
+        (rule, inputs)
+    };
+    let operands = inputs
+        .into_iter()
+        .map(|input| match input {
+            Ok(j) => Var::at(Rc::clone(&cell), j).map(Operand::Var),
+            Err(c) => Ok(Operand::Scalar(c)),
+        })
+        .collect::<Result<Vec<Operand>>>()?;
+    Var::apply(rule, &operands).map(Some)
 }
 
 pub fn mean(x: &Var) -> Result<Var> {
