@@ -92,7 +92,7 @@
 #'   parameters' names; an element of a vector parameter `beta` is labelled
 #'   `beta1`, `beta2`, ... in `coef()` and elsewhere, or, when the start
 #'   vector names its elements (`list(beta = c(a = 0, b = 0))`), `beta.a`,
-#'   `beta.b`, as [unlist()] and `bbmle::mle2` name them. The prefix is kept
+#'   `beta.b`, as [base::unlist()] and `bbmle::mle2` name them. The prefix is kept
 #'   also when `beta` is the only parameter, so that labels (as used by
 #'   `fixed`, `confint(parm = )`, [profile()] and [wald_test()]) do not
 #'   change when a parameter is added. Matrix elements are labelled by

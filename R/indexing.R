@@ -191,10 +191,29 @@ rep.femtograd_value <- function(x, ...) gather_value(x, rep(seq_len(length(x)), 
 rev.femtograd_value <- function(x) gather_value(x, rev(seq_len(length(x))))
 
 #' @rdname value-indexing
-#' @param recursive Ignored (values hold numbers only).
+#' @param recursive For `c()`, ignored (values hold numbers only); for
+#'   `unlist()`, as in base R.
 #' @param use.names As for numbers: `c(a = x, b = 2)` names its elements.
 #' @export
 c.femtograd_value <- function(..., recursive = FALSE, use.names = TRUE) c_values(list(...), use.names)
+
+#' @rdname value-indexing
+#' @details `unlist()` of a list holding values, such as
+#'   `unlist(lapply(1:3, function(i) x[i]^i))`, is `c()` of its elements
+#'   (lists within it flattened first). base's `unlist()` dispatches on the
+#'   class of the list, which a plain list lacks, so femtograd's takes its
+#'   place; any list without values goes to base's `unlist()` unchanged.
+#' @export
+unlist <- function(x, recursive = TRUE, use.names = TRUE) {
+  if (!is.list(x) || is.object(x) || !holds_value(x)) return(base::unlist(x, recursive, use.names))
+  flat <- lapply(x, function(e) if (is.list(e) && !is.object(e) && recursive) unlist(e, TRUE, use.names) else e)
+  c_values(flat, use.names)
+}
+
+# Whether a plain list has a value among its elements (or its lists').
+holds_value <- function(x) {
+  any(vapply(x, function(e) is_value(e) || (is.list(e) && !is.object(e) && holds_value(e)), logical(1)))
+}
 
 # c() of values and numbers (NULLs dropped); lists are refused.
 c_values <- function(parts, use.names = TRUE) {

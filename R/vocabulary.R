@@ -307,8 +307,8 @@ value_methods("apply", "X", topic = "base-functions", function(X, MARGIN, FUN, .
   if (sizes[1] == 1L) c_values(results) else bind_columns(results, "apply")
 })
 
-# The pmax and pmin generics above mask base's in name only: on numbers they
-# call base's. library() reports no masking when the attached package holds
+# The pmax and pmin generics above, and unlist() (indexing.R), mask base's
+# in name only: on numbers they call base's. library() reports no masking when the attached package holds
 # `.conflicts.OK` (?library); a namespace cannot export that name, so
 # .onAttach() puts it there. A test checks that nothing else of femtograd's
 # masks a function of the packages R attaches by default.

@@ -173,7 +173,7 @@ test_that("c() names the elements of a value, and names pick them", {
   expect_null(names(c(a, b, use.names = FALSE)))
 })
 
-test_that("femtograd masks no function of R's default packages except pmax and pmin", {
+test_that("femtograd masks no function of R's default packages except pmax, pmin and unlist", {
   defaults <- c("base", "stats", "utils", "methods", "graphics", "grDevices", "datasets")
   exported <- getNamespaceExports("femtograd")
   masked <- unlist(lapply(defaults, function(pkg) {
@@ -186,8 +186,28 @@ test_that("femtograd masks no function of R's default packages except pmax and p
                      !identical(methods::getGeneric(f, where = asNamespace("femtograd"))@package, "femtograd"),
                    logical(1))]
   }))
-  expect_setequal(masked, c("pmax", "pmin"))
+  expect_setequal(masked, c("pmax", "pmin", "unlist"))
   # and on numbers they are base's
   expect_identical(pmax(c(a = 1, b = 5), 2:3), base::pmax(c(a = 1, b = 5), 2:3))
   expect_identical(pmin(matrix(1:4, 2), 2), base::pmin(matrix(1:4, 2), 2))
+  nested <- list(a = 1:2, b = list(c = "x", d = list(e = 3)), f = NULL)
+  for (recursive in c(TRUE, FALSE)) for (use.names in c(TRUE, FALSE)) {
+    expect_identical(unlist(nested, recursive, use.names), base::unlist(nested, recursive, use.names))
+  }
+  expect_identical(unlist(factor(c("a", "b"))), base::unlist(factor(c("a", "b"))))
+  expect_identical(unlist(data.frame(x = 1:2, y = 3:4)), base::unlist(data.frame(x = 1:2, y = 3:4)))
+})
+
+test_that("unlist() of a list holding values is c() of them, derivatives kept", {
+  x <- val(c(2, 3, 4))
+  powers <- lapply(1:3, function(i) x[i]^i)
+  flat <- unlist(powers)
+  expect_true(is_value(flat))
+  expect_equal(value_of(flat), c(2, 9, 64))
+  backward(sum(flat))
+  expect_equal(grad(x), c(1, 2 * 3, 3 * 4^2)) # d/dx_i of x_i^i
+  # names as base gives them, numbers mixed in, nested lists flattened
+  named <- unlist(list(a = x[1], b = list(c = x[2], d = 5)))
+  expect_equal(value_of(named), c(a = 2, b.c = 3, b.d = 5))
+  expect_equal(value_of(unlist(list(a = x[1], b = 7), use.names = FALSE)), c(2, 7))
 })
