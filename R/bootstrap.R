@@ -109,7 +109,7 @@ bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interacti
     warning(sprintf("bootstrap: %d of %d refits failed; their rows are NA (first failure: %s)",
                     length(failures), R, failures[1]), call. = FALSE)
   }
-  structure(list(t = estimates, t0 = t0, R = R, failed = length(failures), n = sum(unlist(n)), type = type, call = call),
+  structure(list(t = estimates, t0 = t0, R = R, failed = length(failures), n = sum(base::unlist(n)), type = type, call = call),
             class = "femtoboot")
 }
 

@@ -85,8 +85,8 @@ delta_method <- function(fit, g, level = 0.95) {
                            "parameters; its standard error is zero"), paste(constant, collapse = ", ")),
             call. = FALSE)
   }
-  names_out <- unlist(lapply(pieces, `[[`, "names"), use.names = FALSE)
-  estimate <- stats::setNames(unlist(lapply(pieces, function(piece) {
+  names_out <- base::unlist(lapply(pieces, `[[`, "names"), use.names = FALSE)
+  estimate <- stats::setNames(base::unlist(lapply(pieces, function(piece) {
     as.double(if (is_value(piece$value)) value_of(piece$value) else piece$value)
   }), use.names = FALSE), names_out)
   J_u <- do.call(rbind, rows)

@@ -159,7 +159,7 @@ parameter_labels <- function(params) {
 # `element_names` gives a parameter's elements names (fit()'s named start
 # vectors), `beta.a`, `beta.b`, as unlist() and bbmle::mle2 name them.
 element_labels <- function(nms, sizes, element_names = NULL) {
-  unlist(Map(function(name, n, elements) {
+  base::unlist(Map(function(name, n, elements) {
     if (!is.null(elements)) paste0(name, ".", elements)
     else if (n == 1L) name else paste0(name, seq_len(n))
   }, nms, sizes, element_names %||% rep(list(NULL), length(nms))), use.names = FALSE)

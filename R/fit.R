@@ -498,8 +498,8 @@ warn_on_saturation <- function(saturated) {
   warning(sprintf(paste0("fit: fitted probabilities numerically 0 or 1 occurred (%s): the maximum lies at ",
                          "infinity or on the boundary of the parameter space (separation, in a regression), ",
                          "so standard errors, Wald intervals and tests are not valid"),
-                  paste(sprintf("%s: %d observation%s", names(saturated), as.integer(unlist(saturated)),
-                                ifelse(unlist(saturated) == 1, "", "s")), collapse = ", ")), call. = FALSE)
+                  paste(sprintf("%s: %d observation%s", names(saturated), as.integer(base::unlist(saturated)),
+                                ifelse(base::unlist(saturated) == 1, "", "s")), collapse = ", ")), call. = FALSE)
   invisible(NULL)
 }
 
@@ -551,7 +551,7 @@ parameter_layout <- function(params) {
   shapes <- lapply(params, function(p) if (is.matrix(p)) dim(p) else length(p))
   sizes <- vapply(params, length, integer(1))
   list(names = nms, shapes = shapes, sizes = sizes, positional = positional,
-       start = as.double(unlist(params, use.names = FALSE)),
+       start = as.double(base::unlist(params, use.names = FALSE)),
        labels = element_labels(nms, sizes, Map(start_element_names, nms, params)))
 }
 

@@ -24,7 +24,7 @@ formula_model <- function(formula, data, params, parameters) {
 
   # Rows with a missing value in a variable the model uses are left out, as
   # glm()'s default na.action = na.omit does.
-  used <- intersect(unique(c(all.vars(formula), unlist(lapply(submodel_formulas, function(f) all.vars(f[[3]]))))),
+  used <- intersect(unique(c(all.vars(formula), base::unlist(lapply(submodel_formulas, function(f) all.vars(f[[3]]))))),
                     names(data))
   if (length(used)) data <- data[stats::complete.cases(data[used]), , drop = FALSE]
   data_env <- list2env(as.list(data), parent = env)

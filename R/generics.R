@@ -34,7 +34,7 @@ value_generics <- new.env(parent = emptyenv())
 value_method_tags <- function(topic) {
   ns <- asNamespace("femtograd")
   generics <- ns$value_generics[[topic]]
-  aliases <- unlist(lapply(generics, function(g) {
+  aliases <- base::unlist(lapply(generics, function(g) {
     signatures <- names(methods::findMethods(g, where = ns))
     sprintf("%s,%s-method", g, gsub("#", ",", signatures, fixed = TRUE))
   }))

@@ -204,6 +204,8 @@ c.femtograd_value <- function(..., recursive = FALSE, use.names = TRUE) c_values
 #'   class of the list, which a plain list lacks, so femtograd's takes its
 #'   place; any list without values goes to base's `unlist()` unchanged.
 #' @export
+# (femtograd's own code calls base::unlist(): in its namespace this one would
+# be found first, and the check for values costs time on every call.)
 unlist <- function(x, recursive = TRUE, use.names = TRUE) {
   if (!is.list(x) || is.object(x) || !holds_value(x)) return(base::unlist(x, recursive, use.names))
   flat <- lapply(x, function(e) if (is.list(e) && !is.object(e) && recursive) unlist(e, TRUE, use.names) else e)
@@ -231,7 +233,7 @@ c_values <- function(parts, use.names = TRUE) {
 # argument has several elements and no names of its own (as base R does).
 combined_names <- function(parts) {
   outer <- names(parts) %||% rep("", length(parts))
-  nm <- unlist(Map(function(part, tag) {
+  nm <- base::unlist(Map(function(part, tag) {
     own <- if (is_value(part)) value_names(part) else if (is.null(dim(part))) names(part)
     n <- length(part)
     if (!is.null(own)) {

@@ -346,7 +346,7 @@ sharded_objective <- function(spec) {
 # probabilities by kernel, and the number of recordings.
 sharded_outcome <- function(spec, opt) {
   answers <- shard_request(spec, "summary", opt$par)
-  per_shard <- unlist(answers, recursive = FALSE)
+  per_shard <- base::unlist(answers, recursive = FALSE)
   opt$observations <- sum(vapply(per_shard, function(s) as.double(s$observations), numeric(1)))
   saturated <- list()
   for (s in per_shard) for (name in names(s$saturated)) {

@@ -158,7 +158,7 @@ in_domain <- function(tr, theta, closed = FALSE) {
 # Applies fun(transform, numbers of one parameter) to a flat parameter vector.
 map_parameters <- function(spec, x, fun) {
   parts <- split_parameters(x, spec$layout)
-  as.double(unlist(Map(function(name, part) fun(spec$transforms[[name]], as.double(part)),
+  as.double(base::unlist(Map(function(name, part) fun(spec$transforms[[name]], as.double(part)),
                        spec$layout$names, parts), use.names = FALSE))
 }
 
@@ -252,7 +252,7 @@ natural_femtofit <- function(working, spec) {
   if (!is.null(working$hessian)) out$hessian <- working$hessian / outer(d, d)
   out$gradient <- working$gradient / d
   out$spec <- spec
-  out$transforms <- unlist(Map(function(name, tr) sprintf("%s = %s", name, transform_formula(tr, name)),
+  out$transforms <- base::unlist(Map(function(name, tr) sprintf("%s = %s", name, transform_formula(tr, name)),
                                names(spec$transforms), spec$transforms)[!vapply(spec$transforms, is_identity, logical(1))])
   out$working <- working
   warn_on_boundary(out, spec, u, working$gradient, working$hessian)
