@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use crate::adjoints::Adjoints;
 use crate::batch::{accumulate, Batch};
+use crate::scalar_tape::scalar_tape_second_order;
 use crate::rule::{Partials, Rule, Site};
 use crate::tape::{reachable, Input, Tape, TapeCell, Var};
 use crate::tensor::{Shape, Tensor};
@@ -216,6 +217,24 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         bail!("{caller}: the function must return a scalar, got {}", out.shape);
     }
     let identity_directions = directions.is_none();
+    if let Some((gradient, mut hessian_times)) = scalar_tape(caller, root, params, directions)? {
+        if identity_directions {
+            symmetrize(&mut hessian_times);
+        }
+        return Ok(SecondOrder { value: out.data[0], gradient, hessian_times });
+    }
+    general_second_order(caller, root, params, directions)
+}
+
+/// `second_order` by the general sweeps, whatever the nodes' shapes.
+pub(crate) fn general_second_order(
+    caller: &str,
+    root: &Var,
+    params: &[Var],
+    directions: Option<&Batch>,
+) -> Result<SecondOrder> {
+    let out = root.value();
+    let identity_directions = directions.is_none();
     let Tangents { cell, root: r, offsets, tangents, partials, p, dirs } = tangents(caller, root, params, directions)?;
     let tape = cell.tape();
 
@@ -276,6 +295,25 @@ pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> R
         symmetrize(&mut hessian_times);
     }
     Ok(SecondOrder { value: out.data[0], gradient, hessian_times })
+}
+
+/// Gradient and H * directions by the sweep for tapes of scalars, when
+/// everything `root` depends on is a scalar with scalar partials (a model
+/// written as a loop); `None` otherwise.
+fn scalar_tape(caller: &str, root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<Option<(Vec<f64>, Batch)>> {
+    let (cell, r) = root.resolve();
+    let (offsets, p) = parameter_offsets(caller, &cell, r + 1, params)?;
+    let eye;
+    let directions = match directions {
+        Some(d) if d.rows != p => bail!("{caller}: direction has length {} but there are {} parameters", d.rows, p),
+        Some(d) => d,
+        None => {
+            eye = identity(caller, p)?;
+            &eye
+        }
+    };
+    let tape = cell.tape();
+    Ok(scalar_tape_second_order(&tape, r, &offsets, p, directions))
 }
 
 /// The reverse step of forward-over-reverse at a scalar node with
