@@ -136,6 +136,9 @@ impl Binary {
             (Binary::Pow, true) => match b {
                 Operand::Scalar(e) if *e == 0.0 => return Ok(None),
                 Operand::Scalar(e) => binary("*", &binary("*", &binary("^", a.clone(), e - 1.0)?, *e)?, t)?,
+                // An exponent that is a value: b a^(b - 1) as it stands, so
+                // a zero exponent at a zero base gives 0 * Inf = NaN there
+                // (the numeric rule's 0); it stays right when b moves.
                 Operand::Var(e) => {
                     let slope = binary("*", e, &binary("^", a.clone(), &binary("-", e, 1.0)?)?)?;
                     binary("*", &slope, t)?
