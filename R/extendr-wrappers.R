@@ -33,6 +33,8 @@ fg_backward <- function(x) .Call(wrap__fg_backward, x)
 
 fg_zero_grad <- function(x) .Call(wrap__fg_zero_grad, x)
 
+fg_directional_derivative <- function(root, params, direction) .Call(wrap__fg_directional_derivative, root, params, direction)
+
 fg_gradient <- function(root, params) .Call(wrap__fg_gradient, root, params)
 
 fg_hessian <- function(root, params) .Call(wrap__fg_hessian, root, params)

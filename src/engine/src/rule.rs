@@ -3,11 +3,32 @@
 //! Jacobian-vector product (forward tangents) and its second-order rule: the
 //! derivative of its VJP along the tangents. The sweeps in `backward.rs` and
 //! `second_order.rs` know nothing else about operations.
+//!
+//! An operation may also state its forward mode *as operations*
+//! (`jvp_graph`): the tangent of its output recorded on the tape with the
+//! engine's own operations, from its inputs, its output and its inputs'
+//! tangents, all of them values of the tape. The sweep in `directional.rs`
+//! uses it to record the directional derivative D f(x)[v] of a recorded
+//! f as an ordinary value, which every sweep can differentiate again:
+//! its gradient is H v, its Hessian holds third derivatives, and the
+//! directional derivative of it fourth ones. The contract:
+//!   - the tangent is a function of the inputs (and of the output, itself
+//!     a function of them) that equals `jvp`'s numbers wherever the rule's
+//!     derivatives exist, and stays right when a replay moves the inputs:
+//!     what it reads from the recorded numbers (the sign in `abs`) is kept
+//!     as a guard, so that a replay that changes it is refused;
+//!   - a tangent may be returned in any shape that broadcasts to the
+//!     output's (the same numbers in another layout, or one number for
+//!     all): the sweep lays it out as the output;
+//!   - `None` is a zero tangent; an operation with no such rule (the fused
+//!     log-likelihood kernels, the pointwise log-densities) refuses with
+//!     an error naming it, never a wrong number.
 
 use std::fmt::Debug;
 use std::rc::Rc;
 
 use crate::batch::Batch;
+use crate::tape::{Operand, Var};
 use crate::tensor::Tensor;
 use crate::Result;
 
@@ -57,6 +78,18 @@ pub trait Rule: Debug {
         needs: &[bool],
         dirs: usize,
     ) -> Vec<Option<Batch>>;
+
+    /// Forward mode as operations (see the module's comment): the tangent
+    /// of `output` recorded on the tape, given the node's `inputs` (values,
+    /// or the scalar constants mixed in) and their tangents (`None` is
+    /// zero; a constant has none). `Ok(None)` when the tangent is zero.
+    fn jvp_graph(&self, _inputs: &[Operand], _output: &Var, _tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        Err(crate::Error::new(format!(
+            "{}: no forward-mode rule as operations; derivatives of third and higher order \
+             (a directional derivative recorded on the tape) are not available through it",
+            self.name()
+        )))
+    }
 
     /// Fast path for elementwise operations on scalars (models written as
     /// loops): the first and second partial derivatives of the output with
@@ -112,12 +145,25 @@ pub trait Rule: Debug {
     }
 }
 
+/// The value behind an input of a node, for the rules' `jvp_graph`:
+/// operations that take only values (not the scalar constants of the
+/// tape's pool) read their inputs with it.
+pub fn input_value<'a>(op: &str, input: &'a Operand) -> Result<&'a Var> {
+    match input {
+        Operand::Var(v) => Ok(v),
+        Operand::Scalar(_) => Err(crate::Error::new(format!("internal error: {op}: an input is a plain number, not a value"))),
+    }
+}
+
 /// An operation that is linear in its single input: y = L x. Its VJP is the
 /// transpose, its JVP is L itself, and its second-order rule is just the
 /// transpose applied to the second-order adjoint. Sums, means, transposes and
 /// indexing are all of this kind.
 pub trait LinearOp: Debug {
     fn name(&self) -> &'static str;
+    /// The same operation recorded on another value of the input's shape
+    /// (the tangent of y = L x is L xdot).
+    fn record(&self, x: &Var) -> Result<Var>;
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
     /// y = L x, for one column of length numel(x).
     fn apply(&self, x: &[f64], y: &mut [f64]);
@@ -143,6 +189,9 @@ impl<L: LinearOp> Rule for Linear<L> {
         let mut x = vec![0.0; site.inputs[0].numel()];
         self.0.apply_transpose(out_adj, &mut x);
         vec![Some(x)]
+    }
+    fn jvp_graph(&self, _inputs: &[Operand], _output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        tangents[0].as_ref().map(|t| self.0.record(t)).transpose()
     }
     fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
         let t = tangents[0]?;

@@ -1,13 +1,15 @@
 //! Whole-graph derivatives: gradient, Hessian, Hessian-vector product and
-//! Jacobian of a recorded output with respect to a list of leaf values.
+//! Jacobian of a recorded output with respect to a list of leaf values, and
+//! the directional derivative recorded as a value (internal for now).
 
 use extendr_api::prelude::*;
 use extendr_api::Result;
 use femtograd_engine::backward::value_and_gradient;
 use femtograd_engine::batch::Batch;
+use femtograd_engine::directional::directional_derivative;
 use femtograd_engine::second_order::{jacobian, second_order};
 
-use crate::convert::{r_error, vars_from_r, var_from_r};
+use crate::convert::{operand_from_r, r_error, var_from_r, var_to_r, vars_from_r};
 
 #[extendr]
 fn fg_gradient(root: Robj, params: List) -> Result<Robj> {
@@ -39,8 +41,19 @@ fn fg_jacobian(root: Robj, params: List) -> Result<Robj> {
     Ok(RMatrix::new_matrix(m, p, |i, k| j.data[i + k * m]).into())
 }
 
+// D root[direction] recorded on root's tape as a value, which every
+// derivative can differentiate again (third and fourth derivatives);
+// `direction` holds one value or plain numbers per parameter.
+#[extendr]
+fn fg_directional_derivative(root: Robj, params: List, direction: List) -> Result<Robj> {
+    let direction = direction.values().map(|d| operand_from_r(&d)).collect::<Result<Vec<_>>>()?;
+    let d = directional_derivative(&var_from_r(&root)?, &vars_from_r(&params)?, &direction).map_err(r_error)?;
+    Ok(var_to_r(&d, Some(&root)))
+}
+
 extendr_module! {
     mod derivatives;
+    fn fg_directional_derivative;
     fn fg_gradient;
     fn fg_hessian;
     fn fg_hessian_vector;

@@ -5,9 +5,13 @@
 //!   jvp:      zdot      = g_a adot + g_b bdot
 //!   vjp_dot:  abar_dot += g_a zbar_dot + zbar (g_aa adot + g_ab bdot)
 //!             bbar_dot += g_b zbar_dot + zbar (g_ab adot + g_bb bdot)
+//!   as operations (`jvp_graph`): the same g_a adot + g_b bdot, with the
+//!   partials written with the engine's operations (see `tangent_term`).
 
 use crate::batch::Batch;
+use crate::record::{binary, unary};
 use crate::rule::{Partials, Rule, Site};
+use crate::tape::{Operand, Var};
 use crate::tensor::{Broadcast, Tensor};
 use crate::Result;
 
@@ -103,9 +107,69 @@ impl Binary {
     }
 }
 
+/// log(a) for the tangent of a^b along b: a value, or a plain number
+/// when a is one.
+fn log_of(a: &Operand) -> Result<Operand> {
+    Ok(match a {
+        Operand::Var(v) => Operand::Var(unary("log", v)?),
+        Operand::Scalar(x) => Operand::Scalar(x.ln()),
+    })
+}
+
+impl Binary {
+    /// g_a adot (`wrt_a`) or g_b bdot recorded with operations, given the
+    /// inputs a, b, the output z and the tangent t. `None` where the term
+    /// is zero (x^0 along x). Its shape broadcasts to z's (for + and -
+    /// a scalar's tangent stays a scalar: the sweep lays it out).
+    fn tangent_term(self, a: &Operand, b: &Operand, z: &Var, t: &Var, wrt_a: bool) -> Result<Option<Var>> {
+        let term = match (self, wrt_a) {
+            (Binary::Add, _) | (Binary::Sub, true) => t.clone(),
+            (Binary::Sub, false) => unary("neg", t)?,
+            (Binary::Mul, true) => binary("*", t, b.clone())?,
+            (Binary::Mul, false) => binary("*", a.clone(), t)?,
+            (Binary::Div, true) => binary("/", t, b.clone())?,
+            // d(a / b)/db = -a / b^2 = -z / b.
+            (Binary::Div, false) => unary("neg", &binary("/", &binary("*", z, t)?, b.clone())?)?,
+            // b a^(b - 1); a constant exponent stays a plain number, and a
+            // zero one gives no term (as the numeric rule, where a^-1 may
+            // be infinite).
+            (Binary::Pow, true) => match b {
+                Operand::Scalar(e) if *e == 0.0 => return Ok(None),
+                Operand::Scalar(e) => binary("*", &binary("*", &binary("^", a.clone(), e - 1.0)?, *e)?, t)?,
+                // An exponent that is a value: b a^(b - 1) as it stands, so
+                // a zero exponent at a zero base gives 0 * Inf = NaN there
+                // (the numeric rule's 0); it stays right when b moves.
+                Operand::Var(e) => {
+                    let slope = binary("*", e, &binary("^", a.clone(), &binary("-", e, 1.0)?)?)?;
+                    binary("*", &slope, t)?
+                }
+            },
+            // z log(a).
+            (Binary::Pow, false) => binary("*", &binary("*", z, log_of(a)?)?, t)?,
+        };
+        Ok(Some(term))
+    }
+}
+
 impl Rule for Binary {
     fn name(&self) -> &'static str {
         self.label()
+    }
+
+    fn jvp_graph(&self, inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let from_a = match &tangents[0] {
+            Some(t) => self.tangent_term(a, b, output, t, true)?,
+            None => None,
+        };
+        let from_b = match &tangents[1] {
+            Some(t) => self.tangent_term(a, b, output, t, false)?,
+            None => None,
+        };
+        match (from_a, from_b) {
+            (Some(x), Some(y)) => binary("+", &x, &y).map(Some),
+            (x, y) => Ok(x.or(y)),
+        }
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {

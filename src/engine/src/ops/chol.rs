@@ -14,12 +14,18 @@
 //!             Abar_dot = (Sdot + Sdot')/2
 //! The matrices are small, so M is formed explicitly and every step is a
 //! product of n x n matrices.
+//!
+//! As operations (`jvp_graph`), with S = (Adot + Adot')/2:
+//!   C = solve(L, t(solve(L, S)))  (= M S M'),   Rdot = t(C * W) %*% R
+//! where W is the constant mask of Φ (1 below the diagonal, 1/2 on it).
 
 use faer::MatRef;
 
 use crate::batch::Batch;
 use crate::ops::matmul::{gemm_scaled, view, view_mut};
+use crate::record;
 use crate::rule::{Rule, Site};
+use crate::tape::{Operand, Var};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -131,6 +137,21 @@ impl Rule for Chol {
             bail!("chol: a must be a square matrix, got {}", a.shape);
         }
         Tensor::matrix(rows, rows, factor(&a.data, rows)?)
+    }
+
+    fn jvp_graph(&self, _inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let Some(ad) = &tangents[0] else { return Ok(None) };
+        let n = output.value().shape.as_matrix().0;
+        let s = record::binary("*", &record::binary("+", ad, &record::transpose(ad)?)?, 0.5)?;
+        let l = record::transpose(output)?;
+        let c = record::solve(&l, &record::transpose(&record::solve(&l, &s)?)?)?;
+        let mut mask = vec![0.0; n * n];
+        for j in 0..n {
+            mask[j + j * n] = 0.5;
+            mask[j * n + j + 1..(j + 1) * n].fill(1.0);
+        }
+        let phi_c = record::binary("*", &c, Var::constant(Tensor::matrix(n, n, mask)?))?;
+        record::matmul(&record::transpose(&phi_c)?, output).map(Some)
     }
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {

@@ -4,9 +4,13 @@
 //! rbind(), x[i] <- v, ifelse(), pmax(). It is linear in all its inputs at
 //! once, so each input's adjoint is its slice of the output's adjoint, and
 //! the second-order rule passes the adjoint's derivative back the same way.
+//! Its tangent as operations is the concatenation of the inputs' tangents
+//! (zeros for an input that does not move).
 
 use crate::batch::Batch;
-use crate::rule::{Rule, Site};
+use crate::record;
+use crate::rule::{input_value, Rule, Site};
+use crate::tape::{Operand, Var};
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -63,6 +67,24 @@ impl Rule for Concat {
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
         Concat::slices(site, out_adj, needs)
+    }
+
+    fn jvp_graph(&self, inputs: &[Operand], _output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        if tangents.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let parts = inputs
+            .iter()
+            .zip(tangents)
+            .map(|(input, t)| match t {
+                Some(t) => Ok(t.clone()),
+                None => {
+                    let shape = input_value("c", input)?.value().shape;
+                    Ok(Var::constant(Tensor::new(shape, vec![0.0; shape.numel()])?))
+                }
+            })
+            .collect::<Result<Vec<Var>>>()?;
+        record::concat(&parts, self.shape).map(Some)
     }
 
     fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {

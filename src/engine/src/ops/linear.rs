@@ -1,9 +1,12 @@
 //! Operations linear in their one input: their derivative rules all come
-//! from `Linear` (see `rule.rs`); here each states only y = L x and x += L'y.
+//! from `Linear` (see `rule.rs`); here each states only y = L x, x += L'y,
+//! and how to record itself on another value (its tangent as operations).
 
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use crate::rule::LinearOp;
+use crate::record;
+use crate::rule::{Linear, LinearOp};
+use crate::tape::Var;
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -14,6 +17,9 @@ pub struct Sum;
 impl LinearOp for Sum {
     fn name(&self) -> &'static str {
         "sum"
+    }
+    fn record(&self, x: &Var) -> Result<Var> {
+        record::sum(x)
     }
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(Tensor::scalar(x.data.iter().sum()))
@@ -33,6 +39,9 @@ pub struct Mean;
 impl LinearOp for Mean {
     fn name(&self) -> &'static str {
         "mean"
+    }
+    fn record(&self, x: &Var) -> Result<Var> {
+        record::mean(x)
     }
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.numel() == 0 {
@@ -67,6 +76,9 @@ impl Transpose {
 impl LinearOp for Transpose {
     fn name(&self) -> &'static str {
         "t"
+    }
+    fn record(&self, x: &Var) -> Result<Var> {
+        record::transpose(x)
     }
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.shape.as_matrix() != (self.rows, self.cols) {
@@ -126,6 +138,9 @@ impl LinearOp for Gather {
     fn name(&self) -> &'static str {
         "["
     }
+    fn record(&self, x: &Var) -> Result<Var> {
+        Var::apply(std::rc::Rc::new(Linear(Gather { positions: self.positions.clone(), shape: self.shape })), &[x.into()])
+    }
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let n = x.numel();
         if let Some(&bad) = self.positions.iter().find(|&&p| p >= n) {
@@ -156,6 +171,9 @@ pub struct CumSum;
 impl LinearOp for CumSum {
     fn name(&self) -> &'static str {
         "cumsum"
+    }
+    fn record(&self, x: &Var) -> Result<Var> {
+        record::cumsum(x)
     }
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut y = vec![0.0; x.numel()];

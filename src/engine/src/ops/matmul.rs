@@ -8,12 +8,15 @@
 //!   jvp:      Cdot  = Adot B + A Bdot
 //!   vjp_dot:  Abar_dot += Cbar_dot B' + Cbar Bdot'
 //!             Bbar_dot += A' Cbar_dot + Adot' Cbar
+//!   as operations: Adot %*% B + A %*% Bdot.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::batch::Batch;
-use crate::rule::{Rule, Site};
+use crate::record;
+use crate::rule::{input_value, Rule, Site};
+use crate::tape::{Operand, Var};
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -109,6 +112,16 @@ impl Rule for MatMul {
         let mut c = vec![0.0; m * n];
         gemm(view_mut(&mut c, m, n), view(&inputs[0].data, m, k), view(&inputs[1].data, k, n));
         Tensor::matrix(m, n, c)
+    }
+
+    fn jvp_graph(&self, inputs: &[Operand], _output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let (a, b) = (input_value("%*%", &inputs[0])?, input_value("%*%", &inputs[1])?);
+        let from_a = tangents[0].as_ref().map(|ad| record::matmul(ad, b)).transpose()?;
+        let from_b = tangents[1].as_ref().map(|bd| record::matmul(a, bd)).transpose()?;
+        match (from_a, from_b) {
+            (Some(x), Some(y)) => record::binary("+", &x, &y).map(Some),
+            (x, y) => Ok(x.or(y)),
+        }
     }
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {

@@ -1,9 +1,18 @@
-//! Nonlinear reductions to a scalar: prod and logsumexp.
+//! Nonlinear reductions to a scalar: prod and logsumexp. Their tangents as
+//! operations: sum(e * xdot) with e_i = prod_{j != i} x_j (each a product
+//! of the other elements, so zeros need no division), and
+//! sum(exp(x - y) * xdot) with y = logsumexp(x).
 
 use crate::batch::Batch;
-use crate::rule::{Rule, Site};
-use crate::tensor::Tensor;
+use crate::record;
+use crate::rule::{input_value, Rule, Site};
+use crate::tape::{Operand, Var};
+use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
+
+/// The longest vector whose product has a tangent as operations: the
+/// exclusive products take n - 1 numbers each, n^2 in all.
+const PROD_GRAPH_MAX: usize = 4096;
 
 /// prod(x). The partials e_i = prod_{j != i} x_j come from prefix and
 /// suffix products, so zeros in x are handled exactly (no division).
@@ -38,6 +47,26 @@ impl Rule for Prod {
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         Ok(Tensor::scalar(inputs[0].data.iter().product()))
     }
+    fn jvp_graph(&self, inputs: &[Operand], _output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let Some(t) = &tangents[0] else { return Ok(None) };
+        let x = input_value("prod", &inputs[0])?;
+        let n = x.value().numel();
+        if n == 0 {
+            return Ok(None);
+        }
+        if n > PROD_GRAPH_MAX {
+            bail!(
+                "prod: no forward-mode rule as operations for {n} elements (its cost grows as n^2; \
+                 at most {PROD_GRAPH_MAX}); write the product of positive numbers as exp(sum(log(x)))"
+            );
+        }
+        let exclusive = (0..n)
+            .map(|i| record::prod(&record::gather(x, (0..n).filter(|&j| j != i).collect())?))
+            .collect::<Result<Vec<Var>>>()?;
+        let e = record::concat(&exclusive, Shape::vector(n))?;
+        record::sum(&record::binary("*", &e, t)?).map(Some)
+    }
+
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
         if !needs[0] {
             return vec![None];
@@ -104,6 +133,13 @@ impl Rule for LogSumExp {
         }
         Ok(Tensor::scalar(m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()))
     }
+    fn jvp_graph(&self, inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let Some(t) = &tangents[0] else { return Ok(None) };
+        let x = input_value("logsumexp", &inputs[0])?;
+        let softmax = record::unary("exp", &record::binary("-", x, output)?)?;
+        record::sum(&record::binary("*", &softmax, t)?).map(Some)
+    }
+
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
         if !needs[0] {
             return vec![None];

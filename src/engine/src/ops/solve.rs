@@ -11,10 +11,14 @@
 //!   vjp:      Abar = ybar A^-T
 //!   jvp:      ydot = sum_ij (A^-T)_ij Adot_ij  (= tr(A^-1 Adot))
 //!   vjp_dot:  Abar_dot = ybar_dot A^-T - ybar A^-T Adot' A^-T
+//! As operations (`jvp_graph`): Ydot = solve(A, Bdot - Adot %*% Y) and
+//! ydot = sum(diag(solve(A, Adot))).
 
 use crate::batch::Batch;
 use crate::ops::matmul::{gemm_scaled, view, view_mut};
-use crate::rule::{Rule, Site};
+use crate::record;
+use crate::rule::{input_value, Rule, Site};
+use crate::tape::{Operand, Var};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -167,6 +171,20 @@ impl Rule for Solve {
         Tensor::new(b.shape, lu.solve_columns(&b.data, false))
     }
 
+    fn jvp_graph(&self, inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let a = input_value("solve", &inputs[0])?;
+        // Adot Y is a matrix also when B is a vector: the sweep lays the
+        // result out as Y.
+        let moved_a = tangents[0].as_ref().map(|ad| record::matmul(ad, output)).transpose()?;
+        let rhs = match (&tangents[1], moved_a) {
+            (Some(bd), Some(ay)) => record::binary("-", bd, &ay)?,
+            (Some(bd), None) => bd.clone(),
+            (None, Some(ay)) => record::unary("neg", &ay)?,
+            (None, None) => return Ok(None),
+        };
+        record::solve(a, &rhs).map(Some)
+    }
+
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {
         let (n, k) = Solve::dims(site);
         let lu = Lu::new(&site.inputs[0].data, n);
@@ -241,6 +259,14 @@ impl Rule for LogDet {
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let lu = factor("logdet", inputs[0])?;
         Ok(Tensor::scalar(lu.log_abs_det()))
+    }
+
+    fn jvp_graph(&self, inputs: &[Operand], _output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let Some(ad) = &tangents[0] else { return Ok(None) };
+        let a = input_value("logdet", &inputs[0])?;
+        let n = a.value().shape.as_matrix().0;
+        let diagonal = record::gather(&record::solve(a, ad)?, (0..n).map(|i| i * (n + 1)).collect())?;
+        record::sum(&diagonal).map(Some)
     }
 
     fn vjp(&self, site: &Site, out_adj: &[f64], needs: &[bool]) -> Vec<Option<Vec<f64>>> {

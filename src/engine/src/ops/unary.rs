@@ -4,13 +4,21 @@
 //!   vjp:      xbar      = f'(x) ybar
 //!   jvp:      xdot      -> f'(x) xdot
 //!   vjp_dot:  xbar_dot  = f'(x) ybar_dot + f''(x) xdot ybar
+//!   as operations (`jvp_graph`): f'(x) xdot with f' written with the
+//!   engine's own functions (`tangent_graph`), so that it can be
+//!   differentiated again.
+
+use std::f64::consts::PI;
 
 use crate::batch::Batch;
 use crate::normal;
-use crate::rule::{Partials, Rule, Site};
+use crate::record::{binary, unary};
+use crate::replay::{compare_values, Side};
+use crate::rule::{input_value, Partials, Rule, Site};
 use crate::special::{digamma, ln_gamma, polygamma, tetragamma, trigamma};
+use crate::tape::{Comparison, Operand, Var};
 use crate::tensor::Tensor;
-use crate::Result;
+use crate::{bail, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Unary {
@@ -251,9 +259,77 @@ impl Unary {
     }
 }
 
+/// sign(x) as plain numbers (0 at 0, as R's sign), read from the recorded
+/// values of `x`. Both comparisons are kept as guards (see `Guard`): a
+/// replay that moves an element of x across 0 is refused, instead of
+/// keeping a derivative of the wrong sign.
+fn recorded_sign(x: &Var) -> Result<Var> {
+    let zero = || Side::Numbers(vec![0.0]);
+    let above = compare_values(Comparison::Greater, Side::Var(x.clone()), zero());
+    let below = compare_values(Comparison::Less, Side::Var(x.clone()), zero());
+    let sign = above.iter().zip(&below).map(|(a, b)| f64::from(*a == Some(true)) - f64::from(*b == Some(true))).collect::<Vec<_>>();
+    Ok(Var::constant(Tensor::new(x.value().shape, sign)?))
+}
+
+impl Unary {
+    /// f'(x) t recorded with the engine's operations, given x, y = f(x)
+    /// and the tangent t; the same numbers as `derivatives(x, y).0 * t`.
+    fn tangent_graph(self, x: &Var, y: &Var, t: &Var) -> Result<Var> {
+        use Unary::*;
+        let times = |d: Var| binary("*", &d, t);
+        let over = |d: Var| binary("/", t, &d);
+        let square = |v: &Var| binary("*", v, v);
+        match self {
+            Neg => unary("neg", t),
+            Exp => binary("*", y, t),
+            Log => binary("/", t, x),
+            Log1p => over(binary("+", x, 1.0)?),
+            Expm1 => times(binary("+", y, 1.0)?),
+            Sqrt => over(binary("*", y, 2.0)?),
+            Abs => times(recorded_sign(x)?),
+            Sin => times(unary("cos", x)?),
+            Cos => times(unary("neg", &unary("sin", x)?)?),
+            Tan => times(binary("+", &square(y)?, 1.0)?),
+            Tanh => times(binary("-", 1.0, &square(y)?)?),
+            Sinh => times(unary("cosh", x)?),
+            Cosh => times(unary("sinh", x)?),
+            Lgamma => times(unary("digamma", x)?),
+            Digamma => times(unary("trigamma", x)?),
+            Trigamma => times(unary("tetragamma", x)?),
+            Tetragamma => times(unary("pentagamma", x)?),
+            Pentagamma => bail!(
+                "pentagamma: no forward-mode rule as operations: its derivative psigamma(x, 4) \
+                 is not an operation of the engine"
+            ),
+            Sigmoid => times(binary("*", y, &binary("-", 1.0, y)?)?),
+            Softplus => times(unary("sigmoid", x)?),
+            LogSigmoid => times(unary("sigmoid", &unary("neg", x)?)?),
+            Logit => over(binary("*", x, &binary("-", 1.0, x)?)?),
+            Atan => over(binary("+", &square(x)?, 1.0)?),
+            Asin => over(unary("sqrt", &binary("-", 1.0, &square(x)?)?)?),
+            Acos => unary("neg", &over(unary("sqrt", &binary("-", 1.0, &square(x)?)?)?)?),
+            // phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+            Pnorm => times(binary("*", &unary("exp", &binary("*", &square(x)?, -0.5)?)?, 1.0 / (2.0 * PI).sqrt())?),
+            // phi(x) / Phi(x) = exp(-x^2 / 2 - log Phi(x)) / sqrt(2 pi): no
+            // underflow far in the lower tail, where both are tiny.
+            LogPnorm => {
+                let exponent = binary("-", &binary("*", &square(x)?, -0.5)?, y)?;
+                times(binary("*", &unary("exp", &exponent)?, 1.0 / (2.0 * PI).sqrt())?)
+            }
+            // 1 / phi(q) = sqrt(2 pi) exp(q^2 / 2) at q = qnorm(p).
+            Qnorm => times(binary("*", &unary("exp", &binary("*", &square(y)?, 0.5)?)?, (2.0 * PI).sqrt())?),
+        }
+    }
+}
+
 impl Rule for Unary {
     fn name(&self) -> &'static str {
         self.label()
+    }
+
+    fn jvp_graph(&self, inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
+        let Some(t) = &tangents[0] else { return Ok(None) };
+        self.tangent_graph(input_value(self.label(), &inputs[0])?, output, t).map(Some)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {

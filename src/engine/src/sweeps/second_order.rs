@@ -30,7 +30,7 @@ pub struct SecondOrder {
 /// Checks that `params` are distinct leaves of the tape of `cell` and
 /// returns, for each position of that tape, the offset of the parameter
 /// that sits there (if any) in the concatenated parameter vector, and p.
-fn parameter_offsets(caller: &str, cell: &Rc<TapeCell>, len: usize, params: &[Var]) -> Result<(Vec<Option<usize>>, usize)> {
+pub(crate) fn parameter_offsets(caller: &str, cell: &Rc<TapeCell>, len: usize, params: &[Var]) -> Result<(Vec<Option<usize>>, usize)> {
     let mut offsets = vec![None; len];
     let mut p = 0;
     for (i, v) in params.iter().enumerate() {
