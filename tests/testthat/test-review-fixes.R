@@ -215,3 +215,43 @@ test_that("val() keeps names; str() and print() say what a handle is", {
   expect_output(print(foreign), "not a femtograd value")
   expect_error(value_of(foreign), "expected a femtograd value")
 })
+
+test_that("a failed profile refit is NA with a warning carrying the refit's own error", {
+  # -(a - 1)^2 - (b - 2)^2: the refit of b fails (the user's own error) for a > 2
+  loglik <- function(a, b) {
+    # a is a number where the profile holds it fixed
+    if ((if (is.numeric(a)) a else value_of(a)) > 2) stop("a is beyond what this model allows")
+    -(a - 1)^2 - (b - 2)^2
+  }
+  res <- fit(loglik, c(a = 0, b = 0))
+  expect_warning(prof <- profile(res, which = "a", grid = c(0, 2, 3, 4)),
+                 "profile: the refit failed at 2 grid point\\(s\\) of 'a' \\(NA rows\\); the first: the refit at a = 3 failed: .*a is beyond what this model allows")
+  d <- prof$profiles$a
+  # the oracle: the profile of a separable quadratic is -(a - 1)^2
+  expect_equal(d$loglik, c(-1, 0, -1, NA, NA), tolerance = 1e-10)
+  # the profile limits are 1 -+ sqrt(qchisq(0.95, 1) / 2); the upper one, 2.39, is beyond a = 2
+  expect_warning(ci <- confint(res, parm = "a", method = "profile"),
+                 "no upper 95% profile limit for 'a'.*\\(the refit at a = [0-9.]+ failed: .*a is beyond what this model allows\\)")
+  expect_equal(ci[1, 1], 1 - sqrt(qchisq(0.95, 1) / 2), tolerance = 1e-8)
+  expect_true(is.na(ci[1, 2]))
+})
+
+test_that("an interrupt inside a profile refit stops profile() and confint()", {
+  skip_on_os("windows")
+  calls <- 0L
+  loglik <- function(a, b) {
+    calls <<- calls + 1L
+    if (calls == 3L) {
+      tools::pskill(Sys.getpid(), tools::SIGINT)   # as if the user pressed Ctrl-C here
+      Sys.sleep(1)
+    }
+    -(a - 1)^2 - (b - 2)^2
+  }
+  res <- fit(loglik, c(a = 0, b = 0), control = list(replay = FALSE))
+  for (run in list(function() profile(res, which = "a"), function() confint(res, method = "profile"))) {
+    calls <- 1L
+    outcome <- tryCatch(run(), interrupt = function(e) "interrupted")
+    expect_identical(outcome, "interrupted")
+    expect_equal(calls, 3L)
+  }
+})
