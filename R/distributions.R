@@ -251,17 +251,17 @@ regression <- function(name, beta, X, y, offset = NULL, size = NULL) {
     stop(sprintf("%s: X must be a numeric design matrix", caller), call. = FALSE)
   }
   if (length(beta) != ncol(X)) {
-    stop(sprintf("%s: beta has length %d but X has %d columns", caller, length(beta), ncol(X)), call. = FALSE)
+    stop(sprintf("%s: beta has length %d but X has %s", caller, length(beta), count_of(ncol(X), "column")), call. = FALSE)
   }
   if (length(y) != nrow(X)) {
-    stop(sprintf("%s: y has length %d but X has %d rows", caller, length(y), nrow(X)), call. = FALSE)
+    stop(sprintf("%s: y has length %d but X has %s", caller, length(y), count_of(nrow(X), "row")), call. = FALSE)
   }
   if (name == "bernoulli_logit" && is.logical(y) && !is.object(y)) y <- as.double(y)   # TRUE/FALSE as glm takes them
   check_data(y, caller, "y")
   if (!is.null(offset)) {
     check_data(offset, caller, "offset")
     if (length(offset) != nrow(X)) {
-      stop(sprintf("%s: offset has length %d but X has %d rows", caller, length(offset), nrow(X)), call. = FALSE)
+      stop(sprintf("%s: offset has length %d but X has %s", caller, length(offset), count_of(nrow(X), "row")), call. = FALSE)
     }
   }
   if (!is.null(size)) check_data(size, caller, "size")

@@ -286,8 +286,8 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   for (name in names(fixed)) {
     at <- fixed_positions(name, layout)
     if (length(fixed[[name]]) != length(at)) {
-      stop(sprintf("fit: fixed value for '%s' has length %d, the parameter has %d elements",
-                   name, length(fixed[[name]]), length(at)), call. = FALSE)
+      stop(sprintf("fit: fixed value for '%s' has length %d, the parameter has %s",
+                   name, length(fixed[[name]]), count_of(length(at), "element")), call. = FALSE)
     }
     full[at] <- fixed[[name]]
     free[at] <- FALSE

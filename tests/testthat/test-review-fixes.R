@@ -255,3 +255,27 @@ test_that("an interrupt inside a profile refit stops profile() and confint()", {
     expect_equal(calls, 3L)
   }
 })
+
+test_that("messages say NA for R's missing value, Inf for infinity, and one number in the singular", {
+  # the oracle is R's own spelling: format(NA_real_), format(NaN), format(Inf)
+  expect_error(loglik_normal(val(0), 1, c(1, NA)), "loglik_normal: x[2] = NA is outside the support", fixed = TRUE)
+  expect_error(loglik_normal(val(0), 1, c(1, NaN)), "loglik_normal: x[2] = NaN is outside the support", fixed = TRUE)
+  expect_error(loglik_poisson(val(1), c(1L, NA_integer_)), "loglik_poisson: x[2] = NA is outside", fixed = TRUE)
+  expect_error(loglik_poisson(val(1), c(1, -Inf)), "loglik_poisson: x[2] = -Inf is outside", fixed = TRUE)
+  expect_error(loglik_binomial(val(0.5), c(1, 2), size = c(3, NA)), "size[2] = NA is not a non-negative integer",
+               fixed = TRUE)
+  expect_error(loglik_polr(val(c(0, 0)), val(c(-1, 1)), c(1, NA)), "loglik_polr: y[2] = NA is not a category",
+               fixed = TRUE)
+  expect_error(loglik_logistic(val(c(0, 0)), cbind(1, 1:3), c(0, 1, 1), offset = c(1, NA, 0)),
+               "loglik_logistic: offset[2] = NA is not a finite number", fixed = TRUE)
+  ll <- function(mu) loglik_normal(mu, 1, 1:3)
+  expect_error(fit(ll, c(mu = 0), control = list(gtol = Inf)), "control$gtol must be a finite number >= 0, got Inf",
+               fixed = TRUE)
+  expect_error(fit(ll, c(mu = 0), control = list(max_iter = -Inf)), "got -Inf", fixed = TRUE)
+  expect_error(fit(ll, c(mu = 0), control = list(max_iter = NA_integer_)), "control$max_iter", fixed = TRUE)
+  expect_error(fit(function(b) -sum((b - 1)^2), list(b = 0), fixed = c(b = 1, b = 2)), "fit: fixed")
+  expect_error(fit(function(b) -sum((b - 1)^2), list(b = 0), fixed = list(b = c(1, 2))),
+               "fit: fixed value for 'b' has length 2, the parameter has 1 element$")
+  expect_error(loglik_logistic(val(c(0, 0)), cbind(1, 1), 1:2), "y has length 2 but X has 1 row$")
+  expect_error(confint(fit(ll, c(mu = 0)), 3), "there is 1 parameter\\)")
+})

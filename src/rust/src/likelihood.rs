@@ -11,6 +11,7 @@ use femtograd_engine::linalg::inverse_spd;
 use femtograd_engine::replay::{Recording, Replayed};
 use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
+use femtograd_engine::error::{na_real, show_number};
 use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
 use femtograd_engine::Var;
@@ -210,7 +211,8 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
         }
         let number = value
             .as_real()
-            .or_else(|| value.as_integer().map(f64::from))
+            // an integer NA is R's NA, not the integer that stands for it
+            .or_else(|| value.as_integer().map(|i| if i == i32::MIN { na_real() } else { f64::from(i) }))
             .ok_or_else(|| Error::Other(format!("fit: control${name} must be a single number")))?;
         // Counts are whole numbers from 0 (1 for memory) to a billion;
         // tolerances finite and not negative. NA, Inf and fractions are
@@ -220,7 +222,8 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
                 Ok(number as usize)
             } else {
                 Err(Error::Other(format!(
-                    "fit: control${name} must be a whole number from {least} to 1e9, got {number}"
+                    "fit: control${name} must be a whole number from {least} to 1e9, got {}",
+                    show_number(number)
                 )))
             }
         };
@@ -228,7 +231,10 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
             if number.is_finite() && number >= 0.0 {
                 Ok(number)
             } else {
-                Err(Error::Other(format!("fit: control${name} must be a finite number >= 0, got {number}")))
+                Err(Error::Other(format!(
+                    "fit: control${name} must be a finite number >= 0, got {}",
+                    show_number(number)
+                )))
             }
         };
         match name {

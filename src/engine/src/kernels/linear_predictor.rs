@@ -81,7 +81,7 @@ impl<D: Density<1>> LinearPredictor<D> {
                 bail!("{}: offset has length {} but there are {n} observations", D::NAME, o.len());
             }
             if let Some(i) = o.iter().position(|v| !v.is_finite()) {
-                bail!("{}: offset[{}] = {} is not a finite number", D::NAME, i + 1, o[i]);
+                bail!("{}: offset[{}] = {} is not a finite number", D::NAME, i + 1, crate::error::show_number(o[i]));
             }
         }
         Ok(LinearPredictor { offset, ..self })

@@ -1093,22 +1093,8 @@ fn fused<D: Density<K>, const K: usize>(
     Var::apply(rule, &inputs)
 }
 
-/// A number as R prints it in a message (Inf, NaN; no trailing ".0").
-fn show(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 {
-            "Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else if x != 0.0 && (x.abs() >= 1e15 || x.abs() < 1e-4) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
-}
+/// A number as R prints it in a message (NA, NaN, Inf; no trailing ".0").
+pub(crate) use crate::error::show_number as show;
 
 fn outside(kernel: &str, data: &str, i: usize, x: f64, support: &str) -> crate::Error {
     crate::Error::new(format!("{kernel}: {data}[{}] = {} is outside the support ({support})", i + 1, show(x)))

@@ -161,10 +161,10 @@ impl Control {
 
     fn validate(&self) -> Result<()> {
         if !(self.gtol >= 0.0 && self.gtol.is_finite()) {
-            bail!("fit: gtol must be a non-negative number, got {}", self.gtol);
+            bail!("fit: gtol must be a non-negative number, got {}", crate::error::show_number(self.gtol));
         }
         if !(self.ftol >= 0.0 && self.ftol.is_finite()) {
-            bail!("fit: ftol must be a non-negative number, got {}", self.ftol);
+            bail!("fit: ftol must be a non-negative number, got {}", crate::error::show_number(self.ftol));
         }
         if self.memory == 0 {
             bail!("fit: the L-BFGS memory must be at least 1");
