@@ -279,3 +279,34 @@ test_that("messages say NA for R's missing value, Inf for infinity, and one numb
   expect_error(loglik_logistic(val(c(0, 0)), cbind(1, 1), 1:2), "y has length 2 but X has 1 row$")
   expect_error(confint(fit(ll, c(mu = 0)), 3), "there is 1 parameter\\)")
 })
+
+test_that("an allocation the machine cannot make is an R error, not the end of R", {
+  skip_on_os("windows")
+  skip_if(Sys.which("bash") == "", "needs bash for ulimit")
+  # 3e4 parameter elements: a 3e4 x 3e4 identity of tangents (7.2 GB) is below
+  # the 16 GiB refused up front, but not in an address space of 3 GB
+  script <- tempfile(fileext = ".R")
+  on.exit(unlink(script))
+  writeLines(c(
+    "suppressMessages(library(femtograd))",
+    "p <- list(val(rep(0.5, 3e4)))",
+    "for (run in list(function() hessian(function(p) sum(p[[1]]^2), p),",
+    "                 function() jacobian(function(p) p[[1]]^2, p))) {",
+    "  r <- tryCatch(run(), error = function(e) conditionMessage(e))",
+    "  cat('MESSAGE', r, '\\n')",
+    "}",
+    # the gradient needs no tangents and still works
+    "cat('GRADIENT', sum(gradient(function(p) sum(p[[1]]^2), p)$gradient), '\\n')"
+  ), script)
+  rscript <- file.path(R.home("bin"), "Rscript")
+  command <- sprintf("ulimit -v 3000000; R_LIBS=%s %s --vanilla %s 2>&1",
+                     shQuote(paste(.libPaths(), collapse = .Platform$path.sep)), shQuote(rscript), shQuote(script))
+  out <- suppressWarnings(system2("bash", c("-c", shQuote(command)), stdout = TRUE, stderr = TRUE))
+  status <- if (is.null(attr(out, "status"))) 0L else attr(out, "status")
+  expect_equal(status, 0L, label = paste(out, collapse = "\n"))
+  messages <- grep("^MESSAGE", out, value = TRUE)
+  expect_length(messages, 2L)
+  expect_match(messages[1], "hessian: cannot allocate 7.20 GB", fixed = TRUE)
+  expect_match(messages[2], "jacobian: cannot allocate 7.20 GB", fixed = TRUE)
+  expect_true(any(grepl("^GRADIENT 30000", out)), label = paste(out, collapse = "\n"))
+})

@@ -42,6 +42,10 @@ fn passes_sum(tape: &Tape, pos: usize, depends: impl Fn(Input) -> bool) -> bool 
 /// kernels over the same observations (parts that do not depend on the
 /// parameters may be added too).
 pub fn observation_scores(root: &Var, params: &[Var]) -> Result<Tensor> {
+    crate::batch::fallible(CALLER, || scores_sweep(root, params))
+}
+
+fn scores_sweep(root: &Var, params: &[Var]) -> Result<Tensor> {
     let out = root.value();
     if !out.is_scalar() {
         bail!("{CALLER}: the log-likelihood must be a scalar, got {}", out.shape);
