@@ -15,7 +15,12 @@
 #' result reproducible.
 #'
 #' All the kernels the log-likelihood uses must see the same `n`
-#' observations (one row of data each); they are resampled together. For a
+#' observations (one row of data each); they are resampled together (for
+#' kernels tagged with the same [observation_ids()], each id's parts stay
+#' together). A log-likelihood with terms the weights cannot reach (a
+#' `sum(d...(log = TRUE))` or another sum over data written in R, such as
+#' the censored part of a survival model, next to a kernel) is refused,
+#' since those observations would be in every resample. For a
 #' fit of a formula (`fit(y ~ dpois(...), data = )`) the observations are
 #' the rows of `data`, each row's log-density weighted by its count. For a
 #' fit over data shards (`fit(shards = )`), each shard's observations are
@@ -148,6 +153,16 @@ resampled_observations <- function(fit, caller = "bootstrap", what = "resampling
                  paste(sprintf("%s: %d", names(counts), as.integer(counts)), collapse = ", "), what), call. = FALSE)
   }
   if (counts[[1]] == 0) stop(sprintf("%s: the kernels have no observations", caller), call. = FALSE)
+  # Terms the weights do not reach (a sum of a d-function, a censored part
+  # written as a sum over data) would keep all their observations in every
+  # resample. The kernels cover sum(counts) observations (each its own) or
+  # counts[[1]] (sharing them through observation_ids()); more is such terms.
+  covered <- rust(fg_observation_summary(recorded$output))$observations
+  if (!is.na(covered) && !covered %in% c(sum(counts), counts[[1]])) {
+    stop(sprintf(paste("%s: the log-likelihood covers %d observations but its loglik_* kernels only %d;",
+                       "%s every term to be a loglik_* kernel (sums over data written in R are not weighted)"),
+                 caller, as.integer(covered), as.integer(sum(counts)), what), call. = FALSE)
+  }
   as.integer(counts[[1]])
 }
 

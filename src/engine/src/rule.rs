@@ -76,9 +76,24 @@ pub trait Rule: Debug {
     /// must drop it here.
     fn forget(&self) {}
 
-    /// For log-likelihood kernels: how many observations the node sums
-    /// over. `nobs()` of a fit is read from here.
+    /// For log-likelihood kernels that take observation weights (a
+    /// `loglik_*` call): how many observations the node sums over. The
+    /// bootstrap and case weights are read from here.
     fn observations(&self) -> Option<usize> {
+        None
+    }
+
+    /// For log-likelihood kernels, weighted or not (a `loglik_*` call or a
+    /// `sum(d...(log = TRUE))`): how many observations' log-densities the
+    /// node sums. `nobs()` and the per-observation scores count these (see
+    /// `sweeps/terms.rs`).
+    fn covers(&self) -> Option<usize> {
+        self.observations()
+    }
+
+    /// For `observation_ids()`: the ids of the observations of the term it
+    /// tags (see `ops/observation_ids.rs`). `None` for every other node.
+    fn observation_ids(&self) -> Option<&[u32]> {
         None
     }
 

@@ -105,6 +105,15 @@ fn fg_observation_scores(root: Robj, params: List) -> Result<Robj> {
     Ok(RMatrix::new_matrix(n, p, |i, k| s.data[i + k * n]).into())
 }
 
+// `loglik` tagged with the ids of its observations (see observation_ids()
+// in R); `ids` were checked in R to be positive whole numbers below 2^32.
+#[extendr]
+fn fg_observation_ids(loglik: Robj, ids: Vec<f64>) -> Result<Robj> {
+    let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
+    let out = femtograd_engine::ops::observation_ids::observation_ids(&var_from_r(&loglik)?, ids).map_err(r_error)?;
+    Ok(var_to_r(&out, Some(&loglik)))
+}
+
 // The number of observations of each kernel under `root`, named by kernel.
 #[extendr]
 fn fg_kernel_observations(root: Robj) -> Result<Robj> {
@@ -406,6 +415,7 @@ extendr_module! {
     fn fg_ordinal;
     fn fg_observation_scores;
     fn fg_kernel_observations;
+    fn fg_observation_ids;
     fn fg_inverse_spd;
     fn fg_maximize;
     fn fg_observation_summary;

@@ -9,3 +9,4 @@ pub mod backward;
 pub mod batch;
 pub mod scores;
 pub mod second_order;
+pub mod terms;
