@@ -86,6 +86,7 @@ bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interacti
     stop("bootstrap: progress must be TRUE or FALSE", call. = FALSE)
   }
   n <- resampled_observations(fit)
+  attr(n, "apart") <- NULL
   t0 <- stats::coef(fit)[fit$free]
   estimates <- matrix(NA_real_, R, length(t0), dimnames = list(NULL, names(t0)))
   failures <- character(0)
@@ -163,7 +164,9 @@ resampled_observations <- function(fit, caller = "bootstrap", what = "resampling
                        "%s every term to be a loglik_* kernel (sums over data written in R are not weighted)"),
                  caller, as.integer(covered), as.integer(sum(counts)), what), call. = FALSE)
   }
-  as.integer(counts[[1]])
+  # how many kernels cover observations of their own (1: one kernel, or
+  # kernels sharing theirs through observation_ids())
+  structure(as.integer(counts[[1]]), apart = if (is.na(covered)) 1L else as.integer(covered %/% counts[[1]]))
 }
 
 # One replicate: the estimates of the free parameters refitted with

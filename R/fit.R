@@ -265,7 +265,15 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
   out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
   # the weights reach the loglik_* kernels only: a log-likelihood without
   # them would be fitted unweighted
-  if (!is.null(weights)) resampled_observations(out, "fit", "weights apply to")
+  if (!is.null(weights)) {
+    n <- resampled_observations(out, "fit", "weights apply to")
+    # every kernel takes the weights; kernels over observations of their
+    # own (see "Observations") each count their observations of non-zero weight
+    if (is.null(nobs) && isTRUE(attr(n, "apart") > 1)) {
+      out$nobs <- out$spec$nobs <- attr(n, "apart") * weighted_nobs(weights)
+      if (!is.null(out$working)) out$working$nobs <- out$working$spec$nobs <- out$nobs
+    }
+  }
   out
 }
 
