@@ -179,7 +179,8 @@ observation_scores <- function(object, caller) {
     scores <- formula_observation_scores(object$spec, stats::coef(object)[object$free]) %||% scores
   }
   if (inherits(scores, "extendr_error")) {
-    stop(sprintf("%s: sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels (%s)",
+    stop(sprintf(paste0("%s: sandwich standard errors need a log-likelihood that is a sum of terms with ",
+                       "per-observation scores: loglik_* kernels and sums over data (see \"Observations\" in ?fit; %s)"),
                  caller, sub("^observation_scores: ", "", scores$value)), call. = FALSE)
   }
   colnames(scores) <- names(object$free)[object$free]

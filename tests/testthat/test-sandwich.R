@@ -108,7 +108,7 @@ test_that("kernels tagged with the same observation ids add up per observation",
 test_that("sandwich standard errors need a sum of terms with per-observation scores", {
   set.seed(2)
   x <- rnorm(50)
-  msg <- "vcov: sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels"
+  msg <- "vcov: sandwich standard errors need a log-likelihood that is a sum of terms with per-observation scores"
   doubled <- fit(function(mu, log_sigma) 2 * loglik_normal(mu, exp(log_sigma), x),
                  params = c(mu = 0, log_sigma = 0))
   expect_error(vcov(doubled, type = "sandwich"), msg, fixed = TRUE)

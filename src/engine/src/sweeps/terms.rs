@@ -25,9 +25,9 @@
 //! instead, shared with every other term tagged with the same ids: those
 //! count once, and their scores add up per id.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
-use crate::tape::{reachable, Input, Kind as NodeKind, Tape, Var};
+use crate::tape::{reachable_from, Input, Kind as NodeKind, Tape, Var};
 
 /// What a term is (see the module's notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +70,16 @@ fn term_kind(tape: &Tape, pos: usize) -> Option<Kind> {
     }
 }
 
-/// For `sum(v)` of a vector computed from data and no kernel: v's node
-/// and length.
+/// For `sum(v)` of a vector computed from data: v's node and length.
+///
+/// "From data": walking from v through nodes of v's length (elementwise
+/// operations; a scalar parameter broadcast into them is not followed),
+/// a plain data vector, or the log-densities of a d-function over data (a
+/// kernel's pointwise form, which holds the data itself), is reached. The
+/// walk stays within v's own elementwise computation, so a model with many
+/// such sums (a loop over groups) costs time in proportion to its size.
+/// A vector of whole kernels (`sum(c(ll1, ll2))`) is not: its elements
+/// are scalars.
 pub fn elements_input(tape: &Tape, pos: usize) -> Option<(usize, usize)> {
     if tape.node(pos).rule.as_ref()?.name() != "sum" {
         return None;
@@ -82,24 +90,22 @@ pub fn elements_input(tape: &Tape, pos: usize) -> Option<(usize, usize)> {
     if n < 2 {
         return None;
     }
-    let under = reachable(tape, v);
-    let mut from_data = false;
-    for (i, reached) in under.iter().enumerate() {
-        if !reached {
-            continue;
-        }
+    let mut seen = HashSet::from([v]);
+    let mut stack = vec![v];
+    while let Some(i) = stack.pop() {
         let node = tape.node(i);
-        if node.rule.as_ref().is_some_and(|r| r.covers().is_some()) {
-            return None; // sum(c(ll1, ll2)): whole kernels, not observations
+        if node.kind == NodeKind::Constant || node.rule.as_ref().is_some_and(|r| r.name().starts_with("loglik_")) {
+            return Some((v, n));
         }
-        // data of the length of v: a plain data vector, or the log-densities
-        // of a d-function over data (a kernel's pointwise form, which
-        // holds the data itself)
-        let data_here = node.kind == NodeKind::Constant
-            || node.rule.as_ref().is_some_and(|r| r.name().starts_with("loglik_"));
-        from_data |= data_here && node.value.numel() == n;
+        for input in tape.inputs(i) {
+            if let Input::Node(j) = input {
+                if tape.node(j).value.numel() == n && seen.insert(j) {
+                    stack.push(j);
+                }
+            }
+        }
     }
-    from_data.then_some((v, n))
+    None
 }
 
 /// The terms of the scalar node `root` of `tape` that depend on the
@@ -151,7 +157,8 @@ pub fn observation_count(root: &Var) -> Option<usize> {
     let found = terms(&tape, r, |pos| tape.node(pos).requires_grad);
     let mut total = 0;
     let mut ids = BTreeSet::new();
-    let mut kernels_seen = BTreeSet::new();
+    let mut counted = HashSet::new();
+    let mut others = Vec::new();
     for term in &found {
         if let Some(tagged) = &term.ids {
             ids.extend(tagged.iter().copied());
@@ -159,20 +166,20 @@ pub fn observation_count(root: &Var) -> Option<usize> {
         }
         match term.kind {
             Kind::Kernel | Kind::Elements => {
-                if kernels_seen.insert(term.pos) {
+                if counted.insert(term.pos) {
                     total += term_size(&tape, term.pos).unwrap_or(0);
                 }
             }
-            Kind::Other => {
-                let under = reachable(&tape, term.pos);
-                for (i, reached) in under.iter().enumerate() {
-                    let covers = tape.node(i).rule.as_ref().and_then(|rule| rule.covers());
-                    if let (true, Some(n)) = (*reached, covers) {
-                        if kernels_seen.insert(i) {
-                            total += n;
-                        }
-                    }
-                }
+            Kind::Other => others.push(term.pos),
+        }
+    }
+    // the kernels under the other terms, each once, in one walk
+    let under = reachable_from(&tape, &others);
+    for (i, reached) in under.iter().enumerate() {
+        let covers = tape.node(i).rule.as_ref().and_then(|rule| rule.covers());
+        if let (true, Some(n)) = (*reached, covers) {
+            if counted.insert(i) {
+                total += n;
             }
         }
     }
