@@ -231,8 +231,8 @@ loglik_polr <- function(eta, zeta, y) {
   if (is.factor(y)) y <- as.integer(y)
   check_data(y, caller, "y")
   if (length(zeta) != levels - 1L) {
-    stop(sprintf("%s: zeta has length %d but y has %d categories (needs %d cut points)", caller,
-                 length(zeta), levels, levels - 1L), call. = FALSE)
+    stop(sprintf("%s: zeta has length %d but y has %d categories (needs %s)", caller,
+                 length(zeta), levels, count_of(levels - 1L, "cut point")), call. = FALSE)
   }
   any_value <- is_value(eta) || is_value(zeta)
   weights <- kernel_weights$current

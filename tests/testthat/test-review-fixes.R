@@ -278,6 +278,10 @@ test_that("messages say NA for R's missing value, Inf for infinity, and one numb
                "fit: fixed value for 'b' has length 2, the parameter has 1 element$")
   expect_error(loglik_logistic(val(c(0, 0)), cbind(1, 1), 1:2), "y has length 2 but X has 1 row$")
   expect_error(confint(fit(ll, c(mu = 0)), 3), "there is 1 parameter\\)")
+  expect_error(loglik_polr(val(0), val(c(0, 1)), factor(c("a", "b"))), "has 2 categories (needs 1 cut point)",
+               fixed = TRUE)
+  expect_error(fit(function(beta) loglik_logistic(beta, matrix(1, 3, 1), c(0, 1, 1)), list(beta = c(0, 0))),
+               "beta has length 2 but X has 1 column")
 })
 
 test_that("an allocation the machine cannot make is an R error, not the end of R", {

@@ -47,6 +47,11 @@ pub fn count_of(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
+/// "is 1 parameter", "are 3 parameters": after "there".
+pub fn there_are(n: usize, noun: &str) -> String {
+    if n == 1 { format!("is 1 {noun}") } else { format!("are {n} {noun}s") }
+}
+
 /// Early-return an engine error built with `format!`.
 #[macro_export]
 macro_rules! bail {

@@ -513,4 +513,6 @@ fn numbers_in_messages_are_spelled_as_r_prints_them() {
     assert_eq!(count_of(1, "number"), "1 number");
     assert_eq!(count_of(0, "number"), "0 numbers");
     assert_eq!(count_of(3, "number"), "3 numbers");
+    assert_eq!(crate::error::there_are(1, "parameter"), "is 1 parameter");
+    assert_eq!(crate::error::there_are(2, "parameter"), "are 2 parameters");
 }

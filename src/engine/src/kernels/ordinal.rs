@@ -82,8 +82,8 @@ impl OrdinalLogit {
             bail!("{NAME}: eta has length {eta} but y has length {n}");
         }
         if inputs[1].numel() != self.levels - 1 {
-            bail!("{NAME}: zeta has length {} but y has {} categories (needs {} cut points)",
-                  inputs[1].numel(), self.levels, self.levels - 1);
+            bail!("{NAME}: zeta has length {} but y has {} categories (needs {})",
+                  inputs[1].numel(), self.levels, crate::error::count_of(self.levels - 1, "cut point"));
         }
         Ok(())
     }

@@ -258,7 +258,7 @@ impl Evaluator<'_> {
 
     fn check_gradient(&self, g: &[f64]) -> Result<()> {
         if g.len() != self.p {
-            bail!("fit: the gradient has length {} but there are {} parameters", g.len(), self.p);
+            bail!("fit: the gradient has length {} but there {}", g.len(), crate::error::there_are(self.p, "parameter"));
         }
         Ok(())
     }

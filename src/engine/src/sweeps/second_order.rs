@@ -189,7 +189,7 @@ pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Opt
     let directions = match directions {
         Some(d) => {
             if d.rows != p {
-                bail!("{caller}: direction has length {} but there are {} parameters", d.rows, p);
+                bail!("{caller}: direction has length {} but there {}", d.rows, crate::error::there_are(p, "parameter"));
             }
             d
         }
