@@ -15,7 +15,12 @@
 #' result reproducible.
 #'
 #' All the kernels the log-likelihood uses must see the same `n`
-#' observations (one row of data each); they are resampled together. For a
+#' observations (one row of data each); they are resampled together (for
+#' kernels tagged with the same [observation_ids()], each id's parts stay
+#' together). A log-likelihood with terms the weights cannot reach (a
+#' `sum(d...(log = TRUE))` or another sum over data written in R, such as
+#' the censored part of a survival model, next to a kernel) is refused,
+#' since those observations would be in every resample. For a
 #' fit of a formula (`fit(y ~ dpois(...), data = )`) the observations are
 #' the rows of `data`, each row's log-density weighted by its count. For a
 #' fit over data shards (`fit(shards = )`), each shard's observations are
@@ -81,6 +86,7 @@ bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interacti
     stop("bootstrap: progress must be TRUE or FALSE", call. = FALSE)
   }
   n <- resampled_observations(fit)
+  attr(n, "apart") <- NULL
   t0 <- stats::coef(fit)[fit$free]
   estimates <- matrix(NA_real_, R, length(t0), dimnames = list(NULL, names(t0)))
   failures <- character(0)
@@ -148,7 +154,19 @@ resampled_observations <- function(fit, caller = "bootstrap", what = "resampling
                  paste(sprintf("%s: %d", names(counts), as.integer(counts)), collapse = ", "), what), call. = FALSE)
   }
   if (counts[[1]] == 0) stop(sprintf("%s: the kernels have no observations", caller), call. = FALSE)
-  as.integer(counts[[1]])
+  # Terms the weights do not reach (a sum of a d-function, a censored part
+  # written as a sum over data) would keep all their observations in every
+  # resample. The kernels cover sum(counts) observations (each its own) or
+  # counts[[1]] (sharing them through observation_ids()); more is such terms.
+  covered <- rust(fg_observation_summary(recorded$output))$observations
+  if (!is.na(covered) && !covered %in% c(sum(counts), counts[[1]])) {
+    stop(sprintf(paste("%s: the log-likelihood covers %d observations but its loglik_* kernels only %d;",
+                       "%s every term to be a loglik_* kernel (sums over data written in R are not weighted)"),
+                 caller, as.integer(covered), as.integer(sum(counts)), what), call. = FALSE)
+  }
+  # how many kernels cover observations of their own (1: one kernel, or
+  # kernels sharing theirs through observation_ids())
+  structure(as.integer(counts[[1]]), apart = if (is.na(covered)) 1L else as.integer(covered %/% counts[[1]]))
 }
 
 # One replicate: the estimates of the free parameters refitted with

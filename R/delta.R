@@ -176,8 +176,10 @@ resolve_parm <- function(parm, labels, caller) {
   if (is.numeric(parm)) {
     bad <- parm[parm < 1 | parm > length(labels) | parm != round(parm)]
     if (length(bad)) {
-      stop(sprintf("%s: parameter index %s out of range (there are %d parameters)", caller,
-                   paste(bad, collapse = ", "), length(labels)), call. = FALSE)
+      stop(sprintf("%s: parameter index %s out of range (there %s)", caller,
+                   paste(bad, collapse = ", "),
+                   if (length(labels) == 1L) "is 1 parameter" else sprintf("are %d parameters", length(labels))),
+           call. = FALSE)
     }
     return(labels[parm])
   }

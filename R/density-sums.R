@@ -19,11 +19,12 @@
 #   them, and the kernel shares the node's checked data, so the sum costs
 #   what loglik_*() costs.
 #
-# The sum is recorded "uncounted": it reports no observations, so nobs(),
-# the bootstrap and the sandwich treat it exactly as the sum it replaces (a
-# bootstrap that weighted the d-function's observations but not the rest
-# of a hand-written model, a tobit's censored part say, would resample it
-# wrongly).
+# The sum is recorded "uncounted": weights never reach it, as they never
+# reach the sum it replaces (a bootstrap that weighted the d-function's
+# observations but not the rest of a hand-written model, a tobit's
+# censored part say, would resample it wrongly; the bootstrap refuses such
+# models). Like that sum (see "Observations" in ?fit), it covers its
+# observations for nobs() and the sandwich's scores.
 
 # The density (or its log) of kernel `name` at `params` for data `x`, as
 # one node where the shapes allow it (plain data, one value per element,

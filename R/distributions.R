@@ -231,8 +231,8 @@ loglik_polr <- function(eta, zeta, y) {
   if (is.factor(y)) y <- as.integer(y)
   check_data(y, caller, "y")
   if (length(zeta) != levels - 1L) {
-    stop(sprintf("%s: zeta has length %d but y has %d categories (needs %d cut points)", caller,
-                 length(zeta), levels, levels - 1L), call. = FALSE)
+    stop(sprintf("%s: zeta has length %d but y has %d categories (needs %s)", caller,
+                 length(zeta), levels, count_of(levels - 1L, "cut point")), call. = FALSE)
   }
   any_value <- is_value(eta) || is_value(zeta)
   weights <- kernel_weights$current
@@ -251,17 +251,17 @@ regression <- function(name, beta, X, y, offset = NULL, size = NULL) {
     stop(sprintf("%s: X must be a numeric design matrix", caller), call. = FALSE)
   }
   if (length(beta) != ncol(X)) {
-    stop(sprintf("%s: beta has length %d but X has %d columns", caller, length(beta), ncol(X)), call. = FALSE)
+    stop(sprintf("%s: beta has length %d but X has %s", caller, length(beta), count_of(ncol(X), "column")), call. = FALSE)
   }
   if (length(y) != nrow(X)) {
-    stop(sprintf("%s: y has length %d but X has %d rows", caller, length(y), nrow(X)), call. = FALSE)
+    stop(sprintf("%s: y has length %d but X has %s", caller, length(y), count_of(nrow(X), "row")), call. = FALSE)
   }
   if (name == "bernoulli_logit" && is.logical(y) && !is.object(y)) y <- as.double(y)   # TRUE/FALSE as glm takes them
   check_data(y, caller, "y")
   if (!is.null(offset)) {
     check_data(offset, caller, "offset")
     if (length(offset) != nrow(X)) {
-      stop(sprintf("%s: offset has length %d but X has %d rows", caller, length(offset), nrow(X)), call. = FALSE)
+      stop(sprintf("%s: offset has length %d but X has %s", caller, length(offset), count_of(nrow(X), "row")), call. = FALSE)
     }
   }
   if (!is.null(size)) check_data(size, caller, "size")

@@ -55,6 +55,8 @@ fg_observation_scores <- function(root, params) .Call(wrap__fg_observation_score
 
 fg_kernel_observations <- function(root) .Call(wrap__fg_kernel_observations, root)
 
+fg_observation_ids <- function(loglik, ids) .Call(wrap__fg_observation_ids, loglik, ids)
+
 fg_inverse_spd <- function(a) .Call(wrap__fg_inverse_spd, a)
 
 fg_maximize <- function(record, start, method, control) .Call(wrap__fg_maximize, record, start, method, control)

@@ -43,6 +43,33 @@
 #' predictors of the submodels) and [simulate()] (from the density's
 #' r-function); see [predict.femtofit()].
 #'
+#' @section Observations:
+#' `nobs()` (so [BIC()]) and the per-observation scores of sandwich
+#' standard errors ([vcov.femtofit()]) need to know which observations the
+#' log-likelihood covers. It is read as a sum of terms (through `+`, `-`
+#' and `sum()` of single numbers), and each term that depends on the
+#' parameters covers observations:
+#' * a `loglik_*()` kernel (see [loglik]) or a `sum(d...(x, ..., log =
+#'   TRUE))` over data covers one observation per data element;
+#' * `sum()` of a vector computed from data, each element one observation's
+#'   log-likelihood (a censored part,
+#'   `sum(pnorm(q, mu, sigma, lower.tail = FALSE, log.p = TRUE))`), covers
+#'   one per element; a sum over a vector with no data of its length in it
+#'   (a penalty `sum(beta^2)`, a prior over a vector parameter) covers none;
+#' * any other term (a penalty, `2 * loglik_normal(...)`) covers the
+#'   observations of the kernels in it and has no per-observation scores.
+#'
+#' By default the terms cover observations of their own, disjoint from one
+#' another: a censored model `loglik_normal(mu, sigma, x[!censored]) +
+#' sum(pnorm(...))` has as many observations as `x` has elements, and the
+#' same kernel over two halves of the data as many as over all of it. When
+#' terms are parts of the same observations (a bivariate outcome: two
+#' kernels over the same n subjects), tag each with [observation_ids()]:
+#' every id is one observation, whose scores add up over the terms. A
+#' log-likelihood with no such term (a loop over scalar operations) has
+#' `nobs()` `NA` unless `nobs` is given. The formula interface counts the
+#' rows of `data`.
+#'
 #' @section Data in shards:
 #' With `shards`, the log-likelihood is a sum over data shards:
 #' `loglik` takes one more argument, `data`, and is written for one shard
@@ -112,17 +139,18 @@
 #'   new points; `FALSE` calls it again at every point, which only costs
 #'   time).
 #' @param nobs Number of observations, for `BIC()` and `nobs()`. By default
-#'   it is read from the log-likelihood kernels (`loglik_normal()`, ...) the
-#'   function used; `NA` if it used none. With `weights`, the number of
+#'   it is read from the terms of the log-likelihood (see "Observations");
+#'   `NA` if none covers observations. With `weights`, the number of
 #'   observations of non-zero weight, as for `glm()`.
 #' @param weights Case weights: non-negative numbers, one per observation,
 #'   multiplying each observation's log-likelihood (an integer weight is the
 #'   same as repeating the observation that many times, for the estimates,
 #'   the standard errors, the sandwich and the log-likelihood). They apply
 #'   to the observations of the `loglik_*` kernels the function uses (all
-#'   kernels must see the same observations; a sum of d-functions written
-#'   in R is not weighted, and a log-likelihood without kernels is an
-#'   error), or to the rows of `data` in the formula interface.
+#'   kernels must see the same observations; a sum of d-functions or
+#'   another sum over data written in R is not weighted, so a
+#'   log-likelihood with one, or without kernels, is an error), or to the
+#'   rows of `data` in the formula interface.
 #' @return An object of class `femtofit`, with methods for [coef()],
 #'   [vcov()], [se()], [confint()], [logLik()], [AIC()], [BIC()], [nobs()],
 #'   [summary()], [print()] and [observed_info()]. Its elements `gradient`
@@ -237,7 +265,15 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
   out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
   # the weights reach the loglik_* kernels only: a log-likelihood without
   # them would be fitted unweighted
-  if (!is.null(weights)) resampled_observations(out, "fit", "weights apply to")
+  if (!is.null(weights)) {
+    n <- resampled_observations(out, "fit", "weights apply to")
+    # every kernel takes the weights; kernels over observations of their
+    # own (see "Observations") each count their observations of non-zero weight
+    if (is.null(nobs) && isTRUE(attr(n, "apart") > 1)) {
+      out$nobs <- out$spec$nobs <- attr(n, "apart") * weighted_nobs(weights)
+      if (!is.null(out$working)) out$working$nobs <- out$working$spec$nobs <- out$nobs
+    }
+  }
   out
 }
 
@@ -286,8 +322,8 @@ fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL,
   for (name in names(fixed)) {
     at <- fixed_positions(name, layout)
     if (length(fixed[[name]]) != length(at)) {
-      stop(sprintf("fit: fixed value for '%s' has length %d, the parameter has %d elements",
-                   name, length(fixed[[name]]), length(at)), call. = FALSE)
+      stop(sprintf("fit: fixed value for '%s' has length %d, the parameter has %s",
+                   name, length(fixed[[name]]), count_of(length(at), "element")), call. = FALSE)
     }
     full[at] <- fixed[[name]]
     free[at] <- FALSE

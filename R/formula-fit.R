@@ -175,8 +175,8 @@ formula_response <- function(lhs, data, data_env) {
     stop(sprintf("fit: the formula's response %s must be numeric data", deparse1(lhs)), call. = FALSE)
   }
   if (ncol(data) > 0L && NROW(response) != nrow(data)) {
-    stop(sprintf("fit: the formula's response %s has %d values but data has %d rows", deparse1(lhs),
-                 NROW(response), nrow(data)), call. = FALSE)
+    stop(sprintf("fit: the formula's response %s has %s but data has %s", deparse1(lhs),
+                 count_of(NROW(response), "value"), count_of(nrow(data), "row")), call. = FALSE)
   }
   response
 }
@@ -279,8 +279,9 @@ submodel_start <- function(name, start, submodel) {
     has_intercept <- "(Intercept)" %in% columns
     start <- if (has_intercept) ifelse(columns == "(Intercept)", start, 0) else rep(start, p)
   } else if (length(start) != p) {
-    stop(sprintf("fit: the start of parameter '%s' has %d values; its submodel %s has %d coefficients (%s): give one number or %d",
-                 name, length(start), deparse1(submodel$formula), p, paste(columns, collapse = ", "), p), call. = FALSE)
+    stop(sprintf("fit: the start of parameter '%s' has %s; its submodel %s has %s (%s): give one number or %d",
+                 name, count_of(length(start), "value"), deparse1(submodel$formula), count_of(p, "coefficient"),
+                 paste(columns, collapse = ", "), p), call. = FALSE)
   } else if (!is.null(names(start))) {
     if (!setequal(names(start), columns)) {
       stop(sprintf("fit: the start of parameter '%s' names %s; its submodel's coefficients are %s", name,

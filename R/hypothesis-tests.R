@@ -146,8 +146,8 @@ hypothesis_matrix <- function(L, labels) {
   }
   if (is.null(colnames(L))) {
     if (ncol(L) != length(labels)) {
-      stop(sprintf("wald_test: an unnamed L needs %d columns (one per coefficient: %s), got %d; or name them",
-                   length(labels), paste(labels, collapse = ", "), ncol(L)), call. = FALSE)
+      stop(sprintf("wald_test: an unnamed L needs %s (one per coefficient: %s), got %d; or name them",
+                   count_of(length(labels), "column"), paste(labels, collapse = ", "), ncol(L)), call. = FALSE)
     }
     colnames(L) <- labels
   }

@@ -63,13 +63,24 @@ observed_info.femtofit <- function(object, ...) -object$hessian
 #' estimate (the meat). It stays valid when the model is misspecified (the
 #' estimate then targets the distribution in the model closest to the
 #' data), where the model covariance does not; it is the "HC0" covariance of
-#' a regression. The scores come from the log-likelihood kernels, so the
-#' log-likelihood must be a sum of `loglik_*` kernels over the same
-#' observations (`loglik_normal(...) + loglik_poisson(...)` is fine;
-#' `2 * loglik_normal(...)`, a penalty that depends on the parameters, or a
-#' log-likelihood written with plain operations is an error), or a formula
-#' (`fit(y ~ dpois(...), data = )`), whose observations are the rows of
-#' `data`. Fixed parameters keep their `NA` rows and columns.
+#' a regression. The scores come from the terms of the log-likelihood (see
+#' "Observations" in [fit()]), so it must be a sum of terms that have
+#' per-observation scores: `loglik_*` kernels, `sum(d...(x, ..., log =
+#' TRUE))` over data, and `sum()` of a vector of per-observation
+#' log-likelihoods computed from data (the censored part of a survival
+#' model); constants may be added or subtracted. `2 * loglik_normal(...)`
+#' or a penalty that depends on the parameters is an error. Each term
+#' covers observations of its own (their score rows are stacked) unless
+#' [observation_ids()] says that terms share observations (their scores are
+#' added up per id). A formula (`fit(y ~ dpois(...), data = )`) has the
+#' rows of `data` as its observations. Fixed parameters keep their `NA`
+#' rows and columns.
+#'
+#' `nobs()` is the number of observations the log-likelihood covers, by
+#' the rule in "Observations" of [fit()] (or the `nobs` given to `fit()`):
+#' the sum of its terms' observations, each id of [observation_ids()]
+#' counted once; `NA` when no term covers observations (a log-likelihood
+#' written as a loop over scalars).
 #'
 #' `confint()` gives Wald intervals (estimate \eqn{\pm} `qnorm` quantile
 #' times standard error) by default. With `method = "profile"` it gives
@@ -139,8 +150,13 @@ vcov.femtofit <- function(object, type = c("model", "sandwich"), ...) {
     scores <- observation_scores(object, "vcov")
     # With case weights the scores are w_i s_i; a case of weight w_i counts
     # as w_i replicated observations, whose meat is w_i s_i s_i'.
+    # The weights go to every kernel (which all see the same n observations,
+    # see fit()), whose rows are stacked: the weights repeat per kernel.
     w <- object$spec$weights
-    if (!is.null(w)) scores <- scores[w > 0, , drop = FALSE] / sqrt(w[w > 0])
+    if (!is.null(w)) {
+      w <- rep(w, length.out = nrow(scores))
+      scores <- scores[w > 0, , drop = FALSE] / sqrt(w[w > 0])
+    }
     crossprod(scores)
   }
   sandwich <- bread %*% meat %*% bread
@@ -163,7 +179,8 @@ observation_scores <- function(object, caller) {
     scores <- formula_observation_scores(object$spec, stats::coef(object)[object$free]) %||% scores
   }
   if (inherits(scores, "extendr_error")) {
-    stop(sprintf("%s: sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels (%s)",
+    stop(sprintf(paste0("%s: sandwich standard errors need a log-likelihood that is a sum of terms with ",
+                       "per-observation scores: loglik_* kernels and sums over data (see \"Observations\" in ?fit; %s)"),
                  caller, sub("^observation_scores: ", "", scores$value)), call. = FALSE)
   }
   colnames(scores) <- names(object$free)[object$free]

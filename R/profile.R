@@ -76,8 +76,8 @@ profile_parameters <- function(object, which, caller) {
   if (is.numeric(which)) {
     bad <- which[is.na(which) | which < 1 | which > length(labels) | which != round(which)]
     if (length(bad)) {
-      stop(sprintf("%s: parameter position(s) %s out of range (the fit has %d parameters)",
-                   caller, paste(bad, collapse = ", "), length(labels)), call. = FALSE)
+      stop(sprintf("%s: parameter position(s) %s out of range (the fit has %s)",
+                   caller, paste(bad, collapse = ", "), count_of(length(labels), "parameter")), call. = FALSE)
     }
     which <- labels[which]
   }
@@ -155,7 +155,9 @@ profile_walk <- function(object, label, grid) {
   loglik <- vapply(rows, function(r) r$loglik, numeric(1))
   converged <- vapply(rows, function(r) r$converged, logical(1))
   if (length(failures)) {
-    warning(sprintf("profile: the log-likelihood could not be evaluated at %d grid point(s) of '%s' (NA rows): %s",
+    # the first failure's own message (an error of the user's function, a
+    # log-likelihood that is not finite there) says what went wrong
+    warning(sprintf("profile: the refit failed at %d grid point(s) of '%s' (NA rows); the first: %s",
                     length(failures), label, failures[1]), call. = FALSE)
   }
   if (any(!converged & !is.na(loglik))) {
@@ -219,10 +221,13 @@ profile_point <- function(object, label, value, start) {
   list(loglik = res$loglik, coefficients = stats::coef(res), converged = res$converged)
 }
 
-# profile_point(), or the error message if the log-likelihood cannot be
-# evaluated (or is not finite) there.
+# profile_point(), or why not (a string carrying the refit's own error
+# message) if the refit fails or the log-likelihood is not finite there.
+# Only errors are caught: an interrupt stops the whole profile or confint().
 try_profile_point <- function(object, label, value, start) {
-  point <- tryCatch(profile_point(object, label, value, start), error = function(e) conditionMessage(e))
+  point <- tryCatch(profile_point(object, label, value, start), error = function(e) {
+    sprintf("the refit at %s = %s failed: %s", label, format(value), conditionMessage(e))
+  })
   if (is.list(point) && !is.finite(point$loglik)) {
     point <- sprintf("the log-likelihood is %s at %s = %s", format(point$loglik), label, format(value))
   }
@@ -255,10 +260,14 @@ profile_limits <- function(object, label, s, cutoff, level) {
   visited <- hat
   solutions <- list(stats::coef(object))
   not_converged <- 0L
+  failure <- NULL   # the last failed refit's message, for the warnings
   deviance <- function(theta) {
     nearest <- solutions[[which.min(abs(visited - theta))]]
     point <- try_profile_point(object, label, theta, nearest)
-    if (is.character(point)) return(NA_real_)
+    if (is.character(point)) {
+      failure <<- point
+      return(NA_real_)
+    }
     visited <<- c(visited, theta)
     solutions[[length(solutions) + 1L]] <<- point$coefficients
     if (!point$converged) not_converged <<- not_converged + 1L
@@ -266,14 +275,17 @@ profile_limits <- function(object, label, s, cutoff, level) {
     2 * (object$loglik - point$loglik) - cutoff
   }
   limits <- c(NA_real_, NA_real_)
+  because <- function(reason) if (is.null(failure)) reason else sprintf("%s (%s)", reason, failure)
   for (side in 1:2) {
     direction <- c(-1, 1)[side]
+    failure <- NULL
     bracket <- profile_bracket(deviance, hat, direction, s, cutoff)
     if (is.character(bracket)) {
       warning(sprintf("confint: no %s %s%% profile limit for '%s': %s; it is NA",
-                      c("lower", "upper")[side], format(100 * level), label, bracket), call. = FALSE)
+                      c("lower", "upper")[side], format(100 * level), label, because(bracket)), call. = FALSE)
       next
     }
+    failure <- NULL
     root <- tryCatch(
       stats::uniroot(deviance, lower = min(bracket$inside, bracket$outside), upper = max(bracket$inside, bracket$outside),
                      f.lower = if (direction < 0) bracket$f_outside else bracket$f_inside,
@@ -282,7 +294,7 @@ profile_limits <- function(object, label, s, cutoff, level) {
       error = function(e) conditionMessage(e))
     if (is.character(root)) {
       warning(sprintf("confint: the search for the %s profile limit of '%s' failed: %s; it is NA",
-                      c("lower", "upper")[side], label, root), call. = FALSE)
+                      c("lower", "upper")[side], label, because(root)), call. = FALSE)
       next
     }
     limits[side] <- root

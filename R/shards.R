@@ -137,7 +137,8 @@ shard_worker_one <- function(state, k, what, theta, order = 2L) {
     meat = {
       scores <- fg_observation_scores(rec$output, rec$params)
       if (inherits(scores, "extendr_error")) {
-        stop(sprintf("sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels (%s)",
+        stop(sprintf(paste0("sandwich standard errors need a log-likelihood that is a sum of terms with ",
+                       "per-observation scores: loglik_* kernels and sums over data (see \"Observations\" in ?fit; %s)"),
                      sub("^observation_scores: ", "", scores$value)), call. = FALSE)
       }
       list(meat = crossprod(scores))

@@ -27,9 +27,11 @@
 #' `dnorm`, `dlnorm`, `dexp`, `dgamma`, `dbeta`, `dpois`, `dbinom`,
 #' `dnbinom`, `dweibull`, `dlogis` and `dt` record their densities as one node with the density's own
 #' derivatives, and `sum(d...(x, ..., log = TRUE))` as the matching
-#' [loglik] kernel, as fast as calling it. Unlike a `loglik_*()` call, that
-#' sum reports no observations (see [nobs()]): it is exactly the sum it
-#' replaces.
+#' [loglik] kernel, as fast as calling it. It is exactly the sum it
+#' replaces: it covers its observations for [nobs()] and sandwich standard
+#' errors as any sum over data does (see "Observations" in [fit()]), and,
+#' unlike a `loglik_*()` call, takes no case weights, so [bootstrap()]
+#' refuses a model that has one.
 #'
 #' Values are not checked against the support: a parameter outside its
 #' domain (a negative `sd`) gives NaN or `-Inf` rather than stats' warning;

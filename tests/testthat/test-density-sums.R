@@ -79,15 +79,20 @@ test_that("sum() of the log-densities records the kernel; anything else keeps th
   expect_equal(value_of(sum(dnorm(c(1, NA), mu, 1, log = TRUE))), NA_real_)
 })
 
-test_that("the fused sum reports no observations, as the sum it replaces", {
+test_that("the fused sum covers its observations as the sum it replaces, and takes no weights", {
   r <- fit(function(mu, log_sigma) sum(dnorm(xn, mu, exp(log_sigma), log = TRUE)), c(mu = 0, log_sigma = 0))
   expect_equal(unname(coef(r)), c(mean(xn), log(sqrt(mean((xn - mean(xn))^2)))), tolerance = 1e-7)
-  expect_true(is.na(nobs(r)))
+  # the oracle: the same sum written with plain operations (no kernel at all)
+  r_plain <- fit(function(mu, log_sigma) sum(dnorm_plain(xn, mu, exp(log_sigma))), c(mu = 0, log_sigma = 0))
+  expect_equal(nobs(r), n)
+  expect_equal(nobs(r_plain), n)
+  expect_equal(se(r, type = "sandwich"), se(r_plain, type = "sandwich"), tolerance = 1e-8)
   expect_error(bootstrap(r, R = 5), "no loglik_\\* kernels")
-  # a loglik_* kernel counts its observations
+  # a loglik_* kernel counts the same observations
   r_kernel <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), xn), c(mu = 0, log_sigma = 0))
   expect_equal(nobs(r_kernel), n)
   expect_equal(coef(r), coef(r_kernel), tolerance = 1e-8)
+  expect_equal(se(r, type = "sandwich"), se(r_kernel, type = "sandwich"), tolerance = 1e-8)
 })
 
 test_that("the log-densities that a sum stood in for are still there to read", {

@@ -215,3 +215,102 @@ test_that("val() keeps names; str() and print() say what a handle is", {
   expect_output(print(foreign), "not a femtograd value")
   expect_error(value_of(foreign), "expected a femtograd value")
 })
+
+test_that("a failed profile refit is NA with a warning carrying the refit's own error", {
+  # -(a - 1)^2 - (b - 2)^2: the refit of b fails (the user's own error) for a > 2
+  loglik <- function(a, b) {
+    # a is a number where the profile holds it fixed
+    if ((if (is.numeric(a)) a else value_of(a)) > 2) stop("a is beyond what this model allows")
+    -(a - 1)^2 - (b - 2)^2
+  }
+  res <- fit(loglik, c(a = 0, b = 0))
+  expect_warning(prof <- profile(res, which = "a", grid = c(0, 2, 3, 4)),
+                 "profile: the refit failed at 2 grid point\\(s\\) of 'a' \\(NA rows\\); the first: the refit at a = 3 failed: .*a is beyond what this model allows")
+  d <- prof$profiles$a
+  # the oracle: the profile of a separable quadratic is -(a - 1)^2
+  expect_equal(d$loglik, c(-1, 0, -1, NA, NA), tolerance = 1e-10)
+  # the profile limits are 1 -+ sqrt(qchisq(0.95, 1) / 2); the upper one, 2.39, is beyond a = 2
+  expect_warning(ci <- confint(res, parm = "a", method = "profile"),
+                 "no upper 95% profile limit for 'a'.*\\(the refit at a = [0-9.]+ failed: .*a is beyond what this model allows\\)")
+  expect_equal(ci[1, 1], 1 - sqrt(qchisq(0.95, 1) / 2), tolerance = 1e-8)
+  expect_true(is.na(ci[1, 2]))
+})
+
+test_that("an interrupt inside a profile refit stops profile() and confint()", {
+  skip_on_os("windows")
+  calls <- 0L
+  loglik <- function(a, b) {
+    calls <<- calls + 1L
+    if (calls == 3L) {
+      tools::pskill(Sys.getpid(), tools::SIGINT)   # as if the user pressed Ctrl-C here
+      Sys.sleep(1)
+    }
+    -(a - 1)^2 - (b - 2)^2
+  }
+  res <- fit(loglik, c(a = 0, b = 0), control = list(replay = FALSE))
+  for (run in list(function() profile(res, which = "a"), function() confint(res, method = "profile"))) {
+    calls <- 1L
+    outcome <- tryCatch(run(), interrupt = function(e) "interrupted")
+    expect_identical(outcome, "interrupted")
+    expect_equal(calls, 3L)
+  }
+})
+
+test_that("messages say NA for R's missing value, Inf for infinity, and one number in the singular", {
+  # the oracle is R's own spelling: format(NA_real_), format(NaN), format(Inf)
+  expect_error(loglik_normal(val(0), 1, c(1, NA)), "loglik_normal: x[2] = NA is outside the support", fixed = TRUE)
+  expect_error(loglik_normal(val(0), 1, c(1, NaN)), "loglik_normal: x[2] = NaN is outside the support", fixed = TRUE)
+  expect_error(loglik_poisson(val(1), c(1L, NA_integer_)), "loglik_poisson: x[2] = NA is outside", fixed = TRUE)
+  expect_error(loglik_poisson(val(1), c(1, -Inf)), "loglik_poisson: x[2] = -Inf is outside", fixed = TRUE)
+  expect_error(loglik_binomial(val(0.5), c(1, 2), size = c(3, NA)), "size[2] = NA is not a non-negative integer",
+               fixed = TRUE)
+  expect_error(loglik_polr(val(c(0, 0)), val(c(-1, 1)), c(1, NA)), "loglik_polr: y[2] = NA is not a category",
+               fixed = TRUE)
+  expect_error(loglik_logistic(val(c(0, 0)), cbind(1, 1:3), c(0, 1, 1), offset = c(1, NA, 0)),
+               "loglik_logistic: offset[2] = NA is not a finite number", fixed = TRUE)
+  ll <- function(mu) loglik_normal(mu, 1, 1:3)
+  expect_error(fit(ll, c(mu = 0), control = list(gtol = Inf)), "control$gtol must be a finite number >= 0, got Inf",
+               fixed = TRUE)
+  expect_error(fit(ll, c(mu = 0), control = list(max_iter = -Inf)), "got -Inf", fixed = TRUE)
+  expect_error(fit(ll, c(mu = 0), control = list(max_iter = NA_integer_)), "control$max_iter", fixed = TRUE)
+  expect_error(fit(function(b) -sum((b - 1)^2), list(b = 0), fixed = c(b = 1, b = 2)), "fit: fixed")
+  expect_error(fit(function(b) -sum((b - 1)^2), list(b = 0), fixed = list(b = c(1, 2))),
+               "fit: fixed value for 'b' has length 2, the parameter has 1 element$")
+  expect_error(loglik_logistic(val(c(0, 0)), cbind(1, 1), 1:2), "y has length 2 but X has 1 row$")
+  expect_error(confint(fit(ll, c(mu = 0)), 3), "there is 1 parameter\\)")
+  expect_error(loglik_polr(val(0), val(c(0, 1)), factor(c("a", "b"))), "has 2 categories (needs 1 cut point)",
+               fixed = TRUE)
+  expect_error(fit(function(beta) loglik_logistic(beta, matrix(1, 3, 1), c(0, 1, 1)), list(beta = c(0, 0))),
+               "beta has length 2 but X has 1 column")
+})
+
+test_that("an allocation the machine cannot make is an R error, not the end of R", {
+  skip_on_os("windows")
+  skip_if(Sys.which("bash") == "", "needs bash for ulimit")
+  # 3e4 parameter elements: a 3e4 x 3e4 identity of tangents (7.2 GB) is below
+  # the 16 GiB refused up front, but not in an address space of 3 GB
+  script <- tempfile(fileext = ".R")
+  on.exit(unlink(script))
+  writeLines(c(
+    "suppressMessages(library(femtograd))",
+    "p <- list(val(rep(0.5, 3e4)))",
+    "for (run in list(function() hessian(function(p) sum(p[[1]]^2), p),",
+    "                 function() jacobian(function(p) p[[1]]^2, p))) {",
+    "  r <- tryCatch(run(), error = function(e) conditionMessage(e))",
+    "  cat('MESSAGE', r, '\\n')",
+    "}",
+    # the gradient needs no tangents and still works
+    "cat('GRADIENT', sum(gradient(function(p) sum(p[[1]]^2), p)$gradient), '\\n')"
+  ), script)
+  rscript <- file.path(R.home("bin"), "Rscript")
+  command <- sprintf("ulimit -v 3000000; R_LIBS=%s %s --vanilla %s 2>&1",
+                     shQuote(paste(.libPaths(), collapse = .Platform$path.sep)), shQuote(rscript), shQuote(script))
+  out <- suppressWarnings(system2("bash", c("-c", shQuote(command)), stdout = TRUE, stderr = TRUE))
+  status <- if (is.null(attr(out, "status"))) 0L else attr(out, "status")
+  expect_equal(status, 0L, label = paste(out, collapse = "\n"))
+  messages <- grep("^MESSAGE", out, value = TRUE)
+  expect_length(messages, 2L)
+  expect_match(messages[1], "hessian: cannot allocate 7.20 GB", fixed = TRUE)
+  expect_match(messages[2], "jacobian: cannot allocate 7.20 GB", fixed = TRUE)
+  expect_true(any(grepl("^GRADIENT 30000", out)), label = paste(out, collapse = "\n"))
+})

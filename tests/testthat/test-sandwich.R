@@ -77,14 +77,16 @@ test_that("a fixed parameter keeps NA rows and the others get the closed form", 
   expect_true(is.na(se(res, type = "sandwich")[["mu"]]))
 })
 
-test_that("kernels over the same observations add up per observation", {
+test_that("kernels tagged with the same observation ids add up per observation", {
   # Two measurements on each unit: a normal and a count, written as sum(a, b).
   set.seed(12)
   x <- rgamma(150, 2, 1)
   k <- rnbinom(150, size = 2, mu = 3)
   res <- fit(function(mu, log_sigma, log_lambda) {
-    sum(loglik_normal(mu, exp(log_sigma), x), loglik_poisson(exp(log_lambda), k))
+    sum(observation_ids(loglik_normal(mu, exp(log_sigma), x), 1:150),
+        observation_ids(loglik_poisson(exp(log_lambda), k), 1:150))
   }, params = c(mu = 0, log_sigma = 0, log_lambda = 0))
+  expect_equal(nobs(res), 150)
   est <- coef(res)
   s2 <- exp(2 * est[["log_sigma"]])
   lambda <- exp(est[["log_lambda"]])
@@ -92,12 +94,21 @@ test_that("kernels over the same observations add up per observation", {
   bread <- solve(observed_info(res))
   expect_equal(unname(vcov(res, type = "sandwich")), unname(bread %*% crossprod(scores) %*% bread),
                tolerance = 1e-8)
+  # untagged, the two kernels cover observations of their own: 300, whose
+  # scores are the normal's (0 for lambda) and the Poisson's (0 for mu, sigma)
+  apart <- fit(function(mu, log_sigma, log_lambda) {
+    sum(loglik_normal(mu, exp(log_sigma), x), loglik_poisson(exp(log_lambda), k))
+  }, params = c(mu = 0, log_sigma = 0, log_lambda = 0))
+  expect_equal(nobs(apart), 300)
+  stacked <- rbind(cbind(scores[, 1:2], 0), cbind(0, 0, scores[, 3]))
+  expect_equal(unname(vcov(apart, type = "sandwich")), unname(bread %*% crossprod(stacked) %*% bread),
+               tolerance = 1e-8)
 })
 
-test_that("sandwich standard errors need a sum of kernels over the same observations", {
+test_that("sandwich standard errors need a sum of terms with per-observation scores", {
   set.seed(2)
   x <- rnorm(50)
-  msg <- "vcov: sandwich standard errors need a log-likelihood that is a sum of loglik_* kernels"
+  msg <- "vcov: sandwich standard errors need a log-likelihood that is a sum of terms with per-observation scores"
   doubled <- fit(function(mu, log_sigma) 2 * loglik_normal(mu, exp(log_sigma), x),
                  params = c(mu = 0, log_sigma = 0))
   expect_error(vcov(doubled, type = "sandwich"), msg, fixed = TRUE)
@@ -109,17 +120,26 @@ test_that("sandwich standard errors need a sum of kernels over the same observat
   expect_equal(vcov(shifted, type = "sandwich"), vcov(fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x),
                                                          params = c(mu = 0, log_sigma = 0)), type = "sandwich"))
   expect_error(se(doubled, type = "sandwich"), msg, fixed = TRUE)
+  # a sum over the data written with plain operations has one score per element
   plain <- fit(function(mu, log_sigma) sum(dnorm_plain(x, mu, exp(log_sigma))), params = c(mu = 0, log_sigma = 0))
-  expect_error(vcov(plain, type = "sandwich"), msg, fixed = TRUE)
+  expect_equal(unname(vcov(plain, type = "sandwich")),
+               normal_sandwich_by_hand(x, coef(plain)[["mu"]], coef(plain)[["log_sigma"]]), tolerance = 1e-8)
   penalised <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x) - mu^2,
                    params = c(mu = 0, log_sigma = 0))
   expect_error(vcov(penalised, type = "sandwich"), msg, fixed = TRUE)
   y <- rexp(20)
   two_samples <- fit(function(mu, log_sigma, rate) loglik_normal(mu, exp(log_sigma), x) + loglik_exponential(rate, y),
                      params = c(mu = 0, log_sigma = 0, rate = 1))
-  expect_error(vcov(two_samples, type = "sandwich"), "different numbers of observations", fixed = TRUE)
-  # The model covariance of all of them is still there.
-  expect_false(anyNA(vcov(two_samples)))
+  # two samples: each kernel's observations its own, scores stacked (the
+  # oracle: the closed-form scores of each, by hand)
+  est <- coef(two_samples)
+  s2 <- exp(2 * est[["log_sigma"]])
+  stacked <- rbind(cbind((x - est[["mu"]]) / s2, -1 + (x - est[["mu"]])^2 / s2, 0),
+                   cbind(0, 0, 1 / est[["rate"]] - y))
+  bread <- solve(observed_info(two_samples))
+  expect_equal(unname(vcov(two_samples, type = "sandwich")), unname(bread %*% crossprod(stacked) %*% bread),
+               tolerance = 1e-8)
+  expect_equal(nobs(two_samples), 70)
 })
 
 test_that("confint and summary take type = \"sandwich\" for their standard errors", {

@@ -56,3 +56,18 @@ test_that("the bootstrap of a weighted fit keeps the weights", {
   expected <- apply(counts, 2, function(k) sum(k * w * x) / sum(k * w))
   expect_equal(unname(b$t[, "mu"]), expected, tolerance = 1e-8)
 })
+
+test_that("weights on kernels over observations of their own count each kernel's", {
+  # the same kernel over two samples of n observations each, weighted alike:
+  # the oracle is the single kernel over both samples with the weights repeated
+  y <- rnorm(n, 1, 2)
+  ll2 <- function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), x) + loglik_normal(mu, exp(log_sigma), y)
+  both <- fit(ll2, c(mu = 0, log_sigma = 0), weights = w)
+  pooled <- fit(function(mu, log_sigma) loglik_normal(mu, exp(log_sigma), c(x, y)), c(mu = 0, log_sigma = 0),
+                weights = c(w, w))
+  expect_equal(nobs(both), 2 * sum(w > 0))
+  expect_equal(nobs(both), nobs(pooled))
+  expect_equal(coef(both), coef(pooled), tolerance = 1e-9)
+  expect_equal(se(both, type = "sandwich"), se(pooled, type = "sandwich"), tolerance = 1e-8)
+  expect_equal(BIC(both), BIC(pooled), tolerance = 1e-10)
+})

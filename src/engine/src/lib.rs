@@ -17,7 +17,7 @@ pub mod tape;
 pub mod tensor;
 
 // Short paths for the modules every layer uses.
-pub use sweeps::{adjoints, backward, batch, directional, scalar_tape, scores, second_order};
+pub use sweeps::{adjoints, backward, batch, directional, scalar_tape, scores, second_order, terms};
 pub use tape::{record, replay};
 
 #[cfg(test)]

@@ -112,15 +112,30 @@ pub trait Rule: Debug {
 
     /// For the log-densities of a distribution (a kernel's pointwise
     /// node): the kernel that is their sum, made from the same density
-    /// (its data already checked) and reporting no observations, exactly
-    /// like the sum it stands in for. `None` for every other operation.
+    /// (its data already checked) and taking no observation weights,
+    /// exactly like the sum it stands in for. `None` for every other operation.
     fn sum_kernel(&self) -> Option<Rc<dyn Rule>> {
         None
     }
 
-    /// For log-likelihood kernels: how many observations the node sums
-    /// over. `nobs()` of a fit is read from here.
+    /// For log-likelihood kernels that take observation weights (a
+    /// `loglik_*` call): how many observations the node sums over. The
+    /// bootstrap and case weights are read from here.
     fn observations(&self) -> Option<usize> {
+        None
+    }
+
+    /// For log-likelihood kernels, weighted or not (a `loglik_*` call or a
+    /// `sum(d...(log = TRUE))`): how many observations' log-densities the
+    /// node sums. `nobs()` and the per-observation scores count these (see
+    /// `sweeps/terms.rs`).
+    fn covers(&self) -> Option<usize> {
+        self.observations()
+    }
+
+    /// For `observation_ids()`: the ids of the observations of the term it
+    /// tags (see `ops/observation_ids.rs`). `None` for every other node.
+    fn observation_ids(&self) -> Option<&[u32]> {
         None
     }
 

@@ -230,7 +230,7 @@ impl Tensor {
     pub fn new(shape: Shape, data: impl Into<Data>) -> Result<Self> {
         let data = data.into();
         if shape.numel() != data.len() {
-            bail!("array: shape {} needs {} numbers, got {}", shape, shape.numel(), data.len());
+            bail!("array: shape {} needs {}, got {}", shape, crate::error::count_of(shape.numel(), "number"), data.len());
         }
         Ok(Tensor { shape, data })
     }

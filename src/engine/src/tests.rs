@@ -487,3 +487,32 @@ fn constant_powers_zero_and_one_have_their_polynomial_derivatives_at_zero() {
         assert_eq!(so.gradient, vec![d1, d1], "array path, x^{b}");
     }
 }
+
+#[test]
+fn an_allocation_failure_inside_a_sweep_is_an_error_and_other_panics_unwind() {
+    use crate::batch::{fallible, AllocationFailed};
+    let failed: crate::Result<()> =
+        fallible("hessian", || std::panic::resume_unwind(Box::new(AllocationFailed { numbers: 9 * 10usize.pow(8) })));
+    let msg = failed.unwrap_err().0;
+    assert!(msg.starts_with("hessian: cannot allocate 7.20 GB for the derivatives' tangents (900000000 numbers)"), "{msg}");
+    assert_eq!(fallible("hessian", || Ok(3)).unwrap(), 3);
+    let other = std::panic::catch_unwind(|| fallible("hessian", || -> crate::Result<()> { std::panic::resume_unwind(Box::new(7)) }));
+    assert_eq!(*other.unwrap_err().downcast::<i32>().unwrap(), 7);
+}
+
+#[test]
+fn numbers_in_messages_are_spelled_as_r_prints_them() {
+    use crate::error::{count_of, na_real, show_number};
+    assert_eq!(show_number(na_real()), "NA");
+    assert!(na_real().is_nan());
+    assert_eq!(show_number(f64::NAN), "NaN");
+    assert_eq!(show_number(f64::INFINITY), "Inf");
+    assert_eq!(show_number(f64::NEG_INFINITY), "-Inf");
+    assert_eq!(show_number(2.0), "2");
+    assert_eq!(show_number(2.5), "2.5");
+    assert_eq!(count_of(1, "number"), "1 number");
+    assert_eq!(count_of(0, "number"), "0 numbers");
+    assert_eq!(count_of(3, "number"), "3 numbers");
+    assert_eq!(crate::error::there_are(1, "parameter"), "is 1 parameter");
+    assert_eq!(crate::error::there_are(2, "parameter"), "are 2 parameters");
+}

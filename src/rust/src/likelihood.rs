@@ -12,6 +12,7 @@ use femtograd_engine::replay::{Recording, Replayed};
 use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
 use femtograd_engine::record::sum_as_kernel;
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
+use femtograd_engine::error::{na_real, show_number};
 use femtograd_engine::scores::observation_scores;
 use femtograd_engine::second_order::second_order;
 use femtograd_engine::Var;
@@ -114,6 +115,15 @@ fn fg_observation_scores(root: Robj, params: List) -> Result<Robj> {
     let s = observation_scores(&var_from_r(&root)?, &vars_from_r(&params)?).map_err(r_error)?;
     let (n, p) = s.shape.as_matrix();
     Ok(RMatrix::new_matrix(n, p, |i, k| s.data[i + k * n]).into())
+}
+
+// `loglik` tagged with the ids of its observations (see observation_ids()
+// in R); `ids` were checked in R to be positive whole numbers below 2^32.
+#[extendr]
+fn fg_observation_ids(loglik: Robj, ids: Vec<f64>) -> Result<Robj> {
+    let ids: Vec<u32> = ids.iter().map(|&id| id as u32).collect();
+    let out = femtograd_engine::ops::observation_ids::observation_ids(&var_from_r(&loglik)?, ids).map_err(r_error)?;
+    Ok(var_to_r(&out, Some(&loglik)))
 }
 
 // The number of observations of each kernel under `root`, named by kernel.
@@ -222,7 +232,8 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
         }
         let number = value
             .as_real()
-            .or_else(|| value.as_integer().map(f64::from))
+            // an integer NA is R's NA, not the integer that stands for it
+            .or_else(|| value.as_integer().map(|i| if i == i32::MIN { na_real() } else { f64::from(i) }))
             .ok_or_else(|| Error::Other(format!("fit: control${name} must be a single number")))?;
         // Counts are whole numbers from 0 (1 for memory) to a billion;
         // tolerances finite and not negative. NA, Inf and fractions are
@@ -232,7 +243,8 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
                 Ok(number as usize)
             } else {
                 Err(Error::Other(format!(
-                    "fit: control${name} must be a whole number from {least} to 1e9, got {number}"
+                    "fit: control${name} must be a whole number from {least} to 1e9, got {}",
+                    show_number(number)
                 )))
             }
         };
@@ -240,7 +252,10 @@ fn control_from_r(control: &List) -> Result<(Control, bool)> {
             if number.is_finite() && number >= 0.0 {
                 Ok(number)
             } else {
-                Err(Error::Other(format!("fit: control${name} must be a finite number >= 0, got {number}")))
+                Err(Error::Other(format!(
+                    "fit: control${name} must be a finite number >= 0, got {}",
+                    show_number(number)
+                )))
             }
         };
         match name {
@@ -413,6 +428,7 @@ extendr_module! {
     fn fg_ordinal;
     fn fg_observation_scores;
     fn fg_kernel_observations;
+    fn fg_observation_ids;
     fn fg_inverse_spd;
     fn fg_maximize;
     fn fg_observation_summary;

@@ -22,6 +22,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
 use super::{compensated_sum, Density, Fused, BLOCK};
+use crate::error::there_are;
 use crate::batch::Batch;
 use crate::rule::{Rule, Site};
 use crate::tensor::Tensor;
@@ -78,10 +79,10 @@ impl<D: Density<1>> LinearPredictor<D> {
         if let Some(o) = &offset {
             let n = self.dims().0;
             if o.len() != n {
-                bail!("{}: offset has length {} but there are {n} observations", D::NAME, o.len());
+                bail!("{}: offset has length {} but there {}", D::NAME, o.len(), there_are(n, "observation"));
             }
             if let Some(i) = o.iter().position(|v| !v.is_finite()) {
-                bail!("{}: offset[{}] = {} is not a finite number", D::NAME, i + 1, o[i]);
+                bail!("{}: offset[{}] = {} is not a finite number", D::NAME, i + 1, crate::error::show_number(o[i]));
             }
         }
         Ok(LinearPredictor { offset, ..self })
@@ -186,7 +187,7 @@ impl<D: Density<1>> Rule for LinearPredictor<D> {
         }
         let beta = inputs[0];
         if beta.numel() != p {
-            bail!("{}: beta has length {} but X has {p} columns", D::NAME, beta.numel());
+            bail!("{}: beta has length {} but X has {}", D::NAME, beta.numel(), crate::error::count_of(p, "column"));
         }
         let eta = self.linear_predictor(&beta.data);
         let value = compensated_sum(n, |i| self.kernel.weighted_log_density(i, [eta[i]]));

@@ -222,10 +222,11 @@ pub struct Fused<D, const K: usize> {
     density: Rc<D>,
     /// One non-negative weight per observation; `None` is all ones.
     weights: Option<Vec<f64>>,
-    /// Whether the node reports its observations (for nobs(), the
-    /// bootstrap and per-observation scores). A kernel that stands in for
-    /// the sum of a density written in R (`sum(dnorm(x, ..., log = TRUE))`)
-    /// does not: it must behave exactly as that sum, which has none.
+    /// Whether the node reports its observations for weights (the
+    /// bootstrap, case weights). A kernel that stands in for the sum of a
+    /// density written in R (`sum(dnorm(x, ..., log = TRUE))`) does not:
+    /// weights never reach that sum. Both cover their observations for
+    /// nobs() and the per-observation scores (`Rule::covers`).
     counted: bool,
     /// Partials already computed. A recorded node's inputs never change, so
     /// neither do its partials: the three sweeps of a Hessian (jvp, vjp,
@@ -825,10 +826,11 @@ impl<D: Density<K>, const K: usize> Rule for Fused<D, K> {
         self.counted.then(|| self.density.observations())
     }
 
+    fn covers(&self) -> Option<usize> {
+        Some(self.density.observations())
+    }
+
     fn observation_jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
-        if !self.counted {
-            return None;
-        }
         let n = self.density.observations();
         let per_obs = per_observation::<K>(site.inputs);
         let mut out = Batch::zeros(n, dirs);
@@ -1099,22 +1101,8 @@ fn fused<D: Density<K>, const K: usize>(
     Var::apply(rule, &inputs)
 }
 
-/// A number as R prints it in a message (Inf, NaN; no trailing ".0").
-fn show(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 {
-            "Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else if x != 0.0 && (x.abs() >= 1e15 || x.abs() < 1e-4) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
-}
+/// A number as R prints it in a message (NA, NaN, Inf; no trailing ".0").
+pub(crate) use crate::error::show_number as show;
 
 fn outside(kernel: &str, data: &str, i: usize, x: f64, support: &str) -> crate::Error {
     crate::Error::new(format!("{kernel}: {data}[{}] = {} is outside the support ({support})", i + 1, show(x)))

@@ -54,7 +54,7 @@ impl OrdinalLogit {
         let mut cats = Vec::with_capacity(y.len());
         for (i, &v) in y.iter().enumerate() {
             if !(v >= 1.0 && v <= levels as f64 && v == v.trunc()) {
-                bail!("{NAME}: y[{}] = {v} is not a category from 1 to {levels}", i + 1);
+                bail!("{NAME}: y[{}] = {} is not a category from 1 to {levels}", i + 1, crate::error::show_number(v));
             }
             cats.push(v as usize);
         }
@@ -63,7 +63,7 @@ impl OrdinalLogit {
                 bail!("{NAME}: weights has length {} but y has length {}", w.len(), cats.len());
             }
             if let Some(i) = w.iter().position(|&v| !(v.is_finite() && v >= 0.0)) {
-                bail!("{NAME}: weights[{}] = {} is not a non-negative number", i + 1, w[i]);
+                bail!("{NAME}: weights[{}] = {} is not a non-negative number", i + 1, crate::error::show_number(w[i]));
             }
         }
         Ok(OrdinalLogit { y: cats, levels, weights })
@@ -82,8 +82,8 @@ impl OrdinalLogit {
             bail!("{NAME}: eta has length {eta} but y has length {n}");
         }
         if inputs[1].numel() != self.levels - 1 {
-            bail!("{NAME}: zeta has length {} but y has {} categories (needs {} cut points)",
-                  inputs[1].numel(), self.levels, self.levels - 1);
+            bail!("{NAME}: zeta has length {} but y has {} categories (needs {})",
+                  inputs[1].numel(), self.levels, crate::error::count_of(self.levels - 1, "cut point"));
         }
         Ok(())
     }

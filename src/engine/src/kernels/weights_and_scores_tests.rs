@@ -8,7 +8,8 @@
 use super::tests::{cases, closed_observation, design, kernel, rel_close, value, Case};
 use super::{record_kernel, KernelData};
 use crate::backward::value_and_gradient;
-use crate::tape::{kernel_observations, Var};
+use crate::ops::observation_ids::observation_ids;
+use crate::tape::{kernel_observations, observation_count, Var};
 use crate::record;
 use crate::scores::observation_scores;
 use crate::second_order::second_order;
@@ -233,16 +234,20 @@ fn scores_flow_through_operations_on_the_parameters() {
 
 #[test]
 fn scores_of_a_sum_of_kernels_add_up_per_observation() {
-    // A joint likelihood of two measurements on each of five units, wrapped
-    // in sum() of a scalar (what R's sum(a, b) records), plus a constant
-    // and a kernel that does not depend on the parameters (other data).
+    // A joint likelihood of two measurements on each of five units (the
+    // kernels tagged with the units' ids), wrapped in sum() of a scalar
+    // (what R's sum(a, b) records), plus a constant and a kernel that does
+    // not depend on the parameters (other data).
     let x = vec![1.2, -0.3, 2.5, 0.7, 1.9];
     let k = vec![0.0, 3.0, 1.0, 7.0, 2.0];
+    let units = || (1..=5).collect::<Vec<u32>>();
     let f = {
         let (x, k) = (x.clone(), k.clone());
         move |p: &[Var]| {
             let a = record_kernel("normal", &[p[0].clone(), p[1].clone()], KernelData::new(x.clone())).unwrap();
             let b = record_kernel("poisson", &[p[2].clone()], KernelData::new(k.clone())).unwrap();
+            let a = observation_ids(&a, units()).unwrap();
+            let b = observation_ids(&b, units()).unwrap();
             let fixed = [Var::constant(s(1.0))];
             let other = record_kernel("exponential", &fixed, KernelData::new(vec![0.5, 1.0])).unwrap();
             let ab = record::sum(&record::binary("+", &a, &b).unwrap()).unwrap();
@@ -256,6 +261,28 @@ fn scores_of_a_sum_of_kernels_add_up_per_observation() {
             - crate::special::ln_gamma(k[i] + 1.0)
     };
     check_scores("normal + poisson", &f, &obs, 5, &[s(0.8), s(1.3), s(2.4)]);
+    assert_eq!(observation_count(&f(&leaves(&[s(0.8), s(1.3), s(2.4)]))), Some(5));
+
+    // Untagged, the kernels cover observations of their own: the normal's
+    // five rows, then the Poisson's five.
+    let g = {
+        let (x, k) = (x.clone(), k.clone());
+        move |p: &[Var]| {
+            let a = record_kernel("normal", &[p[0].clone(), p[1].clone()], KernelData::new(x.clone())).unwrap();
+            let b = record_kernel("poisson", &[p[2].clone()], KernelData::new(k.clone())).unwrap();
+            record::binary("+", &a, &b).unwrap()
+        }
+    };
+    let stacked = |i: usize, p: &[Tensor]| {
+        let lambda = p[2].data[0];
+        if i < 5 {
+            normal_density(x[i], p[0].data[0], p[1].data[0])
+        } else {
+            k[i - 5] * lambda.ln() - lambda - crate::special::ln_gamma(k[i - 5] + 1.0)
+        }
+    };
+    check_scores("normal, then poisson", &g, &stacked, 10, &[s(0.8), s(1.3), s(2.4)]);
+    assert_eq!(observation_count(&g(&leaves(&[s(0.8), s(1.3), s(2.4)]))), Some(10));
 
     // The same kernel twice counts twice.
     let single = |p: &[Var]| record_kernel("normal", p, KernelData::new(x.clone())).unwrap();
@@ -270,7 +297,7 @@ fn scores_of_a_sum_of_kernels_add_up_per_observation() {
 }
 
 #[test]
-fn scores_need_a_sum_of_kernels_over_the_same_observations() {
+fn scores_need_a_sum_of_terms_with_observations() {
     let x = KernelData::new(vec![1.2, -0.3, 2.5, 0.7, 1.9]);
     let p = leaves(&[s(0.8), s(1.3)]);
     let ll = record_kernel("normal", &p, x.clone()).unwrap();
@@ -285,14 +312,19 @@ fn scores_need_a_sum_of_kernels_over_the_same_observations() {
     let shifted = record::binary("-", &ll, &Var::constant(s(5.0))).unwrap();
     assert_eq!(scores_of(&shifted, &p).data, scores_of(&ll, &p).data);
 
-    // A log-likelihood written without kernels: sum of elementwise terms.
+    // A log-likelihood written without kernels, a sum of elementwise terms
+    // over data: each element is an observation, d/dp0 (y_i - p0)^2 =
+    // -2 (y_i - p0) and nothing in p1.
     let diff = record::binary("-", &Var::constant(v(&[1.0, 2.0])), &p[0]).unwrap();
     let plain = record::sum(&record::binary("*", &diff, &diff).unwrap()).unwrap();
-    assert_eq!(
-        score_error(&plain, &p),
-        "observation_scores: the kernels' sum passes through 'sum' on its way to the log-likelihood; \
-         scores need a plain sum of kernels (constants may be added or subtracted)"
-    );
+    assert_eq!(scores_of(&plain, &p).data.to_vec(), vec![-2.0 * (1.0 - 0.8), -2.0 * (2.0 - 0.8), 0.0, 0.0]);
+    assert_eq!(observation_count(&plain), Some(2));
+    // A sum over a vector with no data of its length in it (a penalty on a
+    // vector parameter) covers no observations and has no scores.
+    let beta = leaves(&[v(&[0.5, -1.0])]);
+    let penalty = record::sum(&record::binary("*", &beta[0], &beta[0]).unwrap()).unwrap();
+    assert_eq!(observation_count(&penalty), None);
+    assert!(score_error(&penalty, &beta).contains("passes through 'sum'"));
 
     let penalised = record::binary("+", &ll, &p[0]).unwrap();
     assert_eq!(score_error(&penalised, &p), "observation_scores: a parameter is added to the log-likelihood directly");
@@ -301,12 +333,29 @@ fn scores_need_a_sum_of_kernels_over_the_same_observations() {
     let other = record_kernel("exponential", &rate, KernelData::new(vec![0.5, 1.0, 2.0])).unwrap();
     let both = record::binary("+", &ll, &other).unwrap();
     let all: Vec<Var> = p.iter().chain(&rate).cloned().collect();
-    assert_eq!(
-        score_error(&both, &all),
-        "observation_scores: the kernels see different numbers of observations \
-         (loglik_exponential: 3, loglik_normal: 5)"
-    );
+    // Kernels over different data: their rows are stacked in recording
+    // order, each kernel's rows its own scores.
+    let stacked = scores_of(&both, &all);
+    assert_eq!(stacked.shape.as_matrix(), (8, 3));
+    let (alone_other, alone_ll) = (scores_of(&other, &rate), scores_of(&ll, &p));
+    for i in 0..5 {
+        assert_eq!(stacked.data[i], alone_ll.data[i]);
+        assert_eq!(stacked.data[i + 8], alone_ll.data[i + 5]);
+        assert_eq!(stacked.data[i + 16], 0.0);
+    }
+    for i in 0..3 {
+        assert_eq!(stacked.data[5 + i + 16], alone_other.data[i]);
+        assert_eq!(stacked.data[5 + i], 0.0);
+    }
+    assert_eq!(observation_count(&both), Some(8));
     assert_eq!(kernel_observations(&both), vec![("loglik_normal", 5), ("loglik_exponential", 3)]);
+    // Tagging checks its ids against the term's observations.
+    assert_eq!(
+        observation_ids(&ll, vec![1, 2, 3]).unwrap_err().0,
+        "observation_ids: id has length 3 but loglik covers 5 observations"
+    );
+    assert_eq!(observation_ids(&ll, vec![1, 2, 0, 4, 5]).unwrap_err().0, "observation_ids: id[3] = 0; ids are positive whole numbers");
+    assert!(observation_ids(&doubled, vec![1; 5]).unwrap_err().0.starts_with("observation_ids: loglik must be a loglik_* kernel"));
 
     assert_eq!(score_error(&other, &p), "observation_scores: no log-likelihood kernel depends on the parameters");
     let vector = record::binary("*", &p[0], &Var::constant(v(&[1.0, 2.0]))).unwrap();

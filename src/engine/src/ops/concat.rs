@@ -56,7 +56,7 @@ impl Rule for Concat {
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let total: usize = inputs.iter().map(|x| x.numel()).sum();
         if total != self.shape.numel() {
-            bail!("c: a {} result needs {} numbers, the inputs hold {}", self.shape, self.shape.numel(), total);
+            bail!("c: a {} result needs {}, the inputs hold {total}", self.shape, crate::error::count_of(self.shape.numel(), "number"));
         }
         let mut data = Vec::with_capacity(total);
         for x in inputs {

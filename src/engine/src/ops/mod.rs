@@ -6,6 +6,7 @@ pub mod chol;
 pub mod concat;
 pub mod linear;
 pub mod matmul;
+pub mod observation_ids;
 pub mod reduce;
 pub mod solve;
 pub mod unary;

@@ -161,10 +161,10 @@ impl Control {
 
     fn validate(&self) -> Result<()> {
         if !(self.gtol >= 0.0 && self.gtol.is_finite()) {
-            bail!("fit: gtol must be a non-negative number, got {}", self.gtol);
+            bail!("fit: gtol must be a non-negative number, got {}", crate::error::show_number(self.gtol));
         }
         if !(self.ftol >= 0.0 && self.ftol.is_finite()) {
-            bail!("fit: ftol must be a non-negative number, got {}", self.ftol);
+            bail!("fit: ftol must be a non-negative number, got {}", crate::error::show_number(self.ftol));
         }
         if self.memory == 0 {
             bail!("fit: the L-BFGS memory must be at least 1");
@@ -258,7 +258,7 @@ impl Evaluator<'_> {
 
     fn check_gradient(&self, g: &[f64]) -> Result<()> {
         if g.len() != self.p {
-            bail!("fit: the gradient has length {} but there are {} parameters", g.len(), self.p);
+            bail!("fit: the gradient has length {} but there {}", g.len(), crate::error::there_are(self.p, "parameter"));
         }
         Ok(())
     }

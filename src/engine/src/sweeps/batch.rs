@@ -8,8 +8,64 @@
 //! 4 KB page, more than the arithmetic on it. While an optimiser runs
 //! (`reuse_buffers`), the buffers of dropped batches are kept and handed to
 //! the next Hessian's batches instead.
+//!
+//! A batch the allocator cannot provide (check_batch_size in second_order.rs
+//! refuses sizes beyond 16 GiB, but less can fail too: a small machine, a
+//! limited address space) must not abort R. Large batches are allocated
+//! fallibly; a failure unwinds (without the panic hook, so nothing is
+//! printed) with an `AllocationFailed` payload up to the sweep's entry
+//! point, which `fallible` turns into an error "cannot allocate ...". Every
+//! public function that runs a sweep goes through `fallible`, so the
+//! unwinding never leaves the engine.
 
 use std::cell::RefCell;
+
+use crate::{Error, Result};
+
+/// The payload of the unwinding from a batch the allocator could not
+/// provide: how many numbers it would have held.
+#[derive(Debug)]
+pub struct AllocationFailed {
+    pub numbers: usize,
+}
+
+/// Runs `sweep`, turning an allocation failure of a batch inside it into
+/// the error "`caller`: cannot allocate ...". Other panics go on unwinding.
+pub fn fallible<T>(caller: &str, sweep: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(sweep)) {
+        Ok(result) => result,
+        Err(payload) => match payload.downcast::<AllocationFailed>() {
+            Ok(failed) => Err(Error::new(format!(
+                "{caller}: cannot allocate {:.2} GB for the derivatives' tangents ({} numbers): out of memory; \
+                 with this many parameter elements or observations use gradient() or hessian_vector() instead",
+                failed.numbers as f64 * 8e-9,
+                failed.numbers
+            ))),
+            Err(other) => std::panic::resume_unwind(other),
+        },
+    }
+}
+
+/// `len` zeros; a large buffer is asked for fallibly (see the module's
+/// notes), as zeroed memory straight from the allocator, as `vec!` does.
+fn zeroed(len: usize) -> Vec<f64> {
+    if len < (1 << 15) {
+        return vec![0.0; len];
+    }
+    let failed = || std::panic::resume_unwind(Box::new(AllocationFailed { numbers: len }));
+    let Ok(layout) = std::alloc::Layout::array::<f64>(len) else { failed() };
+    // SAFETY: the layout has a non-zero size (len >= 2^15); a non-null
+    // pointer from the global allocator with the layout of `len` f64s,
+    // zeroed (0.0 is all bits zero), is exactly what Vec::from_raw_parts
+    // takes for length and capacity `len`.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut f64;
+        if ptr.is_null() {
+            failed();
+        }
+        Vec::from_raw_parts(ptr, len, len)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -117,7 +173,7 @@ mod spare {
                 return v;
             }
         }
-        vec![0.0; len]
+        super::zeroed(len)
     }
 
     /// Keeps `v` for reuse if a guard is alive and it is large enough,

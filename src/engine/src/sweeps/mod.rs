@@ -15,3 +15,4 @@ mod directional_tests;
 pub mod scalar_tape;
 pub mod scores;
 pub mod second_order;
+pub mod terms;

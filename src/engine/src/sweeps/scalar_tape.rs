@@ -36,7 +36,8 @@ pub(crate) fn scalar_tape_second_order(
     // their tangents (row `pos` of `tangent`, `dirs` wide).
     let mut moves = vec![false; root + 1];
     let mut partials = vec![Partials::default(); root + 1];
-    let mut tangent = vec![0.0; (root + 1) * dirs];
+    // (through Batch, so that an allocation the allocator refuses is an error)
+    let mut tangent = Batch::zeros(dirs, root + 1).into_data();
     for pos in (0..=root).filter(|&pos| live[pos]) {
         let node = tape.node(pos);
         let Some(rule) = node.rule.as_ref() else {
@@ -68,7 +69,7 @@ pub(crate) fn scalar_tape_second_order(
     // Reverse: adjoints and second-order adjoints, from the output down.
     let mut adjoint = vec![0.0; root + 1];
     let mut reached = vec![false; root + 1];
-    let mut adjoint_dot = vec![0.0; (root + 1) * dirs];
+    let mut adjoint_dot = Batch::zeros(dirs, root + 1).into_data();
     adjoint[root] = 1.0;
     reached[root] = true;
     for pos in (0..=root).rev() {

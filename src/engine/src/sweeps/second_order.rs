@@ -11,7 +11,7 @@
 use std::rc::Rc;
 
 use crate::adjoints::Adjoints;
-use crate::batch::{accumulate, Batch};
+use crate::batch::{accumulate, fallible, Batch};
 use crate::scalar_tape::scalar_tape_second_order;
 use crate::rule::{Partials, Rule, Site};
 use crate::tape::{reachable, Input, Tape, TapeCell, Var};
@@ -190,7 +190,7 @@ pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Opt
     let directions = match directions {
         Some(d) => {
             if d.rows != p {
-                bail!("{caller}: direction has length {} but there are {} parameters", d.rows, p);
+                bail!("{caller}: direction has length {} but there {}", d.rows, crate::error::there_are(p, "parameter"));
             }
             d
         }
@@ -210,8 +210,13 @@ pub(crate) fn tangents(caller: &str, root: &Var, params: &[Var], directions: Opt
 /// Value, gradient and H * directions of a scalar `root` with respect to
 /// `params`. `directions` is p x d; `None` means the identity (the full
 /// Hessian, d = p).
+/// A batch the allocator cannot provide is an error, not an abort.
 pub fn second_order(root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<SecondOrder> {
     let caller = if directions.is_some() { "hessian_vector" } else { "hessian" };
+    fallible(caller, || second_order_sweeps(caller, root, params, directions))
+}
+
+fn second_order_sweeps(caller: &str, root: &Var, params: &[Var], directions: Option<&Batch>) -> Result<SecondOrder> {
     let out = root.value();
     if !out.is_scalar() {
         bail!("{caller}: the function must return a scalar, got {}", out.shape);
@@ -374,9 +379,13 @@ fn symmetrize(h: &mut Batch) {
 /// by forward mode: one tangent sweep with the identity as directions. The
 /// result is m x p, m = numel(root), column-major.
 pub fn jacobian(root: &Var, params: &[Var]) -> Result<Tensor> {
+    fallible("jacobian", || jacobian_sweep(root, params))
+}
+
+fn jacobian_sweep(root: &Var, params: &[Var]) -> Result<Tensor> {
     let Tangents { mut tangents, p, .. } = tangents("jacobian", root, params, None)?;
     let m = root.value().numel();
     check_batch_size("jacobian", m, p)?;
-    let data = tangents.pop().flatten().map(Batch::into_data).unwrap_or_else(|| vec![0.0; m * p]);
+    let data = tangents.pop().flatten().unwrap_or_else(|| Batch::zeros(m, p)).into_data();
     Tensor::new(Shape::matrix(m, p), data)
 }

@@ -631,12 +631,7 @@ pub fn unite(inputs: &[Operand]) -> Rc<TapeCell> {
     largest
 }
 
-/// How many observations the log-likelihood kernels under `root` sum over
-/// (the largest, if several kernels see different data); `None` when no
-/// kernel is involved.
-pub fn observation_count(root: &Var) -> Option<usize> {
-    kernel_observations(root).into_iter().map(|(_, n)| n).max()
-}
+pub use crate::sweeps::terms::observation_count;
 
 /// Every log-likelihood kernel that `root` depends on, with its name and
 /// number of observations, in recording order.

@@ -63,7 +63,7 @@ impl Recording {
     /// evaluates again everything that depends on them.
     pub fn replay(&self, theta: &[f64]) -> Result<Replayed> {
         if theta.len() != self.len() {
-            bail!("replay: {} numbers for {} parameter elements", theta.len(), self.len());
+            bail!("replay: {} for {}", crate::error::count_of(theta.len(), "number"), crate::error::count_of(self.len(), "parameter element"));
         }
         let (cell, root) = self.root.resolve();
         // Positions and sizes first: resolving a handle borrows the tape.
