@@ -63,3 +63,10 @@ test_that("directional_derivative refuses what it cannot do, by name", {
   expect_error(directional_derivative(sum(psigamma(x, 3)), list(x), c(1, 1)),
                "pentagamma: no forward-mode rule as operations", fixed = TRUE)
 })
+
+test_that("the Hessian of D(D f[v])[w] holds fourth derivatives", {
+  dd <- function(p) directional_derivative(directional_derivative(f_params(p), p, v), p, w)
+  h <- hessian(dd, params_at(z0))
+  oracle <- numDeriv::hessian(function(z) drop(t(v) %*% hessian(f_params, params_at(z)) %*% w), z0)
+  expect_equal(unname(h), oracle, tolerance = 1e-6)
+})
