@@ -59,7 +59,18 @@ test_that("directional_derivative refuses what it cannot do, by name", {
   ll <- loglik_normal(mu, sigma, c(1.2, -0.3, 2.5))
   expect_error(directional_derivative(ll, list(mu, sigma), c(1, 0.5)),
                "directional_derivative: loglik_normal: no forward-mode rule as operations", fixed = TRUE)
+  # so does a sum of log-densities, which is recorded as that kernel
+  eta <- val(c(0.3, -0.2))
+  expect_error(directional_derivative(sum(dpois(c(2, 0), exp(eta), log = TRUE)), list(eta), c(1, 1)),
+               "no forward-mode rule as operations, so derivatives of third and higher order", fixed = TRUE)
   x <- val(c(0.6, 2.5))
   expect_error(directional_derivative(sum(psigamma(x, 3)), list(x), c(1, 1)),
                "pentagamma: no forward-mode rule as operations", fixed = TRUE)
+})
+
+test_that("the Hessian of D(D f[v])[w] holds fourth derivatives", {
+  dd <- function(p) directional_derivative(directional_derivative(f_params(p), p, v), p, w)
+  h <- hessian(dd, params_at(z0))
+  oracle <- numDeriv::hessian(function(z) drop(t(v) %*% hessian(f_params, params_at(z)) %*% w), z0)
+  expect_equal(unname(h), oracle, tolerance = 1e-6)
 })

@@ -85,8 +85,9 @@ pub trait Rule: Debug {
     /// zero; a constant has none). `Ok(None)` when the tangent is zero.
     fn jvp_graph(&self, _inputs: &[Operand], _output: &Var, _tangents: &[Option<Var>]) -> Result<Option<Var>> {
         Err(crate::Error::new(format!(
-            "{}: no forward-mode rule as operations; derivatives of third and higher order \
-             (a directional derivative recorded on the tape) are not available through it",
+            "{}: no forward-mode rule as operations, so derivatives of third and higher order \
+             (a directional derivative recorded on the tape) are not available through it; \
+             write this part of the model with arithmetic and elementwise functions",
             self.name()
         )))
     }

@@ -42,23 +42,21 @@ pub fn directional_derivative(root: &Var, params: &[Var], direction: &[Var]) -> 
         }
     }
     let (cell, r) = root.resolve();
-    let (offsets, _) = parameter_offsets(CALLER, &cell, r + 1, params)?;
-    // Which parameter sits at each position (offsets count elements).
-    let mut starts = Vec::with_capacity(params.len());
-    let mut at = 0;
-    for p in params {
-        starts.push(at);
-        at += p.value().numel();
+    // Checks that the parameters are distinct leaves; then which of them
+    // sits at each position of the tape up to root.
+    parameter_offsets(CALLER, &cell, r + 1, params)?;
+    let mut parameter_at: Vec<Option<usize>> = vec![None; r + 1];
+    for (k, p) in params.iter().enumerate() {
+        if let Some(at) = p.index_relative_to(&cell).filter(|&at| at <= r) {
+            parameter_at[at] = Some(k);
+        }
     }
     let live = reachable(&cell.tape(), r);
     let mut tangents: Vec<Option<Var>> = vec![None; r + 1];
     for pos in (0..=r).filter(|&pos| live[pos]) {
         let Some((rule, inputs)) = read_node(&cell, pos) else {
-            tangents[pos] = match offsets[pos] {
-                Some(offset) => {
-                    let k = starts.iter().position(|&s| s == offset).expect("an offset starts a parameter");
-                    Some(laid_out(direction[k].clone(), Var::at(Rc::clone(&cell), pos)?.value().shape)?)
-                }
+            tangents[pos] = match parameter_at[pos] {
+                Some(k) => Some(laid_out(direction[k].clone(), Var::at(Rc::clone(&cell), pos)?.value().shape)?),
                 None => None,
             };
             continue;

@@ -555,3 +555,23 @@ fn a_recorded_directional_derivative_replays_at_new_parameters() {
         assert!(before.iter().zip(&fresh).all(|(a, b)| (a - b).abs() > 1e-6), "{label}: the replay moved nothing");
     }
 }
+
+#[test]
+fn a_direction_is_laid_out_as_its_parameter() {
+    // a matrix parameter with its direction as a plain vector (as R passes
+    // one numeric vector of all elements): the same numbers, column-major
+    let a = Var::leaf(m(2, 2, &[0.8, -0.3, 0.5, 1.2]));
+    let f = weighted_sum(&un("sin", &record::matmul(&a, &a).unwrap()));
+    let dir = [0.5, -1.0, 0.25, 2.0];
+    let as_vector = directional_derivative(&f, std::slice::from_ref(&a), &[Var::constant(v(&dir))]).unwrap();
+    let as_matrix = directional_derivative(&f, std::slice::from_ref(&a), &[Var::constant(m(2, 2, &dir))]).unwrap();
+    assert_eq!(as_vector.value().data[0], as_matrix.value().data[0]);
+    let (_, g1) = value_and_gradient(&as_vector, std::slice::from_ref(&a)).unwrap();
+    let (_, g2) = value_and_gradient(&as_matrix, std::slice::from_ref(&a)).unwrap();
+    assert_eq!(g1, g2);
+    // an empty parameter before it changes nothing
+    let empty = Var::leaf(v(&[]));
+    let params = [empty, a.clone()];
+    let after_empty = directional_derivative(&f, &params, &[Var::constant(v(&[])), Var::constant(v(&dir))]).unwrap();
+    assert_eq!(after_empty.value().data[0], as_matrix.value().data[0]);
+}
