@@ -350,6 +350,8 @@ run_fit <- function(spec, start, call = NULL) {
   maximize <- if (is_sharded(spec)) fg_maximize_evaluated else fg_maximize
   opt <- maximize(record, working_start(spec, as.double(start)), spec$method, spec$control)
   if (!is.null(interrupted)) interrupt_again(interrupted)
+  # a worker of the cluster died: its error says so itself
+  if (inherits(opt, "extendr_error") && inherits(failure, "femtograd_cluster_failure")) stop(failure)
   if (inherits(opt, "extendr_error") && !is.null(failure) &&
       startsWith(opt$value, "fit: the log-likelihood function failed")) {
     failure$message <- opt$value
