@@ -73,11 +73,18 @@
 #' the same types, matrices with the same columns, lists with the same
 #' elements); otherwise `fit()` stops before sending anything. An error in
 #' a shard's log-likelihood stops the fit with an error naming the shard
-#' and the worker (its host and process id); a worker that dies, or a
-#' connection that fails, stops it with an error too: stop the cluster,
-#' make a new one and refit. After an interrupt during an evaluation on the
-#' cluster, its workers may still send results, so the fit refuses to use
-#' it again: make a new one. The formula interface does not take shards yet.
+#' and the worker (its host and process id); the cluster can be used
+#' again. A worker that dies, or whose connection fails, stops the fit at
+#' once with an error (class `femtograd_cluster_failure`) naming the
+#' worker (its number in the cluster, host and process id) and the shards
+#' it held; this session is not affected: stop the cluster, make a new one
+#' and refit. An interrupt (Ctrl-C) while the workers evaluate stops the
+#' fit as usual and interrupts the workers on this machine that are still
+#' working (with SIGINT), so they are idle again; workers on other
+#' machines finish the evaluation they are in. Every call to the workers
+#' is tagged, and an answer to an earlier, interrupted call is discarded,
+#' so the next fit on the same cluster never reads a stale result. The
+#' formula interface does not take shards yet.
 #'
 #' @param loglik The log-likelihood: a function taking the parameters by name
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning

@@ -162,6 +162,13 @@ test_that("a sharded fit on a two-worker PSOCK cluster equals the in-process fit
                "shard 3 failed on worker 1 \\(.*, pid [0-9]+\\): disk full")
   again <- fit(logistic_shard, params = start, shards = shards, cluster = cl)
   expect_equal(coef(again), coef(whole), tolerance = 1e-8)
+
+  # an answer left on a worker's connection by an earlier, interrupted call
+  # (made here by posting a call whose answer nobody reads) is discarded
+  post <- get("sendCall", envir = asNamespace("parallel"))
+  post(cl[[1]], function() list(ok = TRUE, result = list(value = 1e6, gradient = c(1, 1, 1), hessian = -diag(3))),
+       list(), tag = "an interrupted call")
+  expect_equal(coef(fit(logistic_shard, params = start, shards = shards, cluster = cl)), coef(whole), tolerance = 1e-8)
 })
 
 test_that("a worker killed mid-fit is named with its shards, and a new cluster refits", {
@@ -190,6 +197,52 @@ test_that("a worker killed mid-fit is named with its shards, and a new cluster r
   cl <- test_cluster(1L)
   refit <- fit(logistic_shard, params = start, shards = shards, cluster = cl)
   expect_same_fit(refit, fit(function(beta) logistic_shard(beta, d), params = start))
+})
+
+test_that("an interrupt on the driver stops the workers, and the next fit reads no stale answer", {
+  # Ctrl-C is simulated in a child R process: a worker sends SIGINT to the
+  # driver, then starts a 60-second evaluation. The driver must interrupt
+  # it (else the next fit on the cluster waits for it) and discard its
+  # answer (else the next fit reads it).
+  skip_on_os("windows")   # no SIGINT between processes there
+  script <- tempfile(fileext = ".R")
+  on.exit(unlink(script), add = TRUE)
+  writeLines(c(
+    "library(femtograd)",
+    "cl <- parallel::makePSOCKcluster(2)",
+    "invisible(parallel::clusterCall(cl, function(paths) .libPaths(paths), .libPaths()))",
+    "pids <- unlist(parallel::clusterEvalQ(cl, Sys.getpid()))",
+    "set.seed(1)",
+    "d <- data.frame(x1 = rnorm(120), g = rep(1:3, length.out = 120))",
+    "d$y <- rbinom(120, 1, plogis(0.5 * d$x1))",
+    "ll <- function(beta, data) loglik_logistic(beta, cbind(1, data$x1), data$y)",
+    "slow <- local({",
+    "  driver <- Sys.getpid()",
+    "  function(beta, data) {",
+    "    if (data$g[1] == 2 && sum(abs(beta)) > 0) {",
+    "      tools::pskill(driver, tools::SIGINT)",
+    "      Sys.sleep(60)",
+    "    }",
+    "    loglik_logistic(beta, cbind(1, data$x1), data$y)",
+    "  }",
+    "})",
+    "outcome <- tryCatch({",
+    "  fit(slow, params = list(beta = c(0, 0)), shards = split(d, d$g), cluster = cl, control = list(replay = FALSE))",
+    "  'finished'",
+    "}, interrupt = function(e) 'interrupted', error = function(e) conditionMessage(e))",
+    "started <- proc.time()[['elapsed']]",
+    "again <- fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$g), cluster = cl)",
+    "took <- proc.time()[['elapsed']] - started",
+    "whole <- fit(function(beta) ll(beta, d), params = list(beta = c(0, 0)))",
+    "cat('RESULT', outcome, took, max(abs(coef(again) - coef(whole))), all(tools::pskill(pids, 0L)), '\\n')",
+    "parallel::stopCluster(cl)"), script)
+  out <- system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE,
+                 env = paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)))
+  result <- strsplit(grep("^RESULT", out, value = TRUE), " ")[[1]]
+  expect_equal(result[2], "interrupted")
+  expect_lt(as.numeric(result[3]), 30)      # the worker's 60-second evaluation was stopped
+  expect_lt(as.numeric(result[4]), 1e-10)   # the next fit equals the in-process one
+  expect_equal(result[5], "TRUE")           # and both workers are alive
 })
 
 test_that("the workers of a cluster made by parallelly work too", {
