@@ -208,10 +208,6 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
                 control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL,
                 shards = NULL, cluster = NULL, weights = NULL) {
   method <- match.arg(method)
-  check_case_weights(weights)
-  if (!is.null(weights) && (!is.null(shards) || !is.null(cluster))) {
-    stop("fit: weights are not supported with shards yet; put them in each shard's data", call. = FALSE)
-  }
   if (!is.null(shards) || !is.null(cluster)) {
     if (is.null(shards)) stop("fit: cluster goes with shards (a list of data shards the workers hold)", call. = FALSE)
     if (inherits(loglik, "formula") || !is.null(data) || !is.null(parameters)) {
@@ -219,11 +215,18 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
            call. = FALSE)
     }
     if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
-    backend <- shard_backend(loglik, shards, cluster, control$replay)   # shards.R
-    spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed, nobs, transform,
+    check_shards(shards)
+    weights <- check_shard_weights(weights, shards)   # shards.R
+    backend <- shard_backend(loglik, shards, cluster, control$replay)
+    spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed,
+                     nobs %||% weighted_nobs(unlist(weights)), transform, weights = weights,
                      shards = list(backend = backend, outer = NULL))
-    return(run_fit(spec, start = spec$layout$start[spec$free], call = match.call()))
+    out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
+    # as unsharded: weights reach the loglik_* kernels only
+    if (!is.null(weights)) sharded_observations(out, "fit", "weights apply to")
+    return(out)
   }
+  check_case_weights(weights)
   if (inherits(loglik, "formula")) {
     model <- formula_model(loglik, data, params, parameters)   # formula-fit.R
     if (!is.null(weights) && length(weights) != model$nobs) {

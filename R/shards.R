@@ -263,8 +263,7 @@ check_shards <- function(shards) {
   first <- layout(shards[[1]])
   for (i in seq_along(shards)) {
     s <- shards[[i]]
-    label <- if (!is.null(names(shards)) && nzchar(names(shards)[i])) sprintf("shard %d ('%s')", i, names(shards)[i])
-             else sprintf("shard %d", i)
+    label <- shard_label(shards, i)
     if (is.null(s) || NROW(s) == 0L || (is.list(s) && !is.data.frame(s) && all(lengths(s) == 0L))) {
       stop(sprintf("fit: %s is empty; every shard needs observations", label), call. = FALSE)
     }
@@ -330,6 +329,44 @@ shard_worker_label <- function(backend, w) {
   sprintf("worker %d (%s, pid %s), which holds shard%s %s,", w, if (length(host) && !is.na(host[1])) host[1] else "host unknown",
           if (is.na(backend$pids[w])) "unknown" else backend$pids[w], if (length(shards) > 1L) "s" else "",
           paste(shards, collapse = ", "))
+}
+
+# Case weights with shards: NULL, or a list parallel to `shards` of
+# non-negative numbers, one per observation of the shard (`rows`, when
+# known, holds each shard's number of observations), not all zero.
+check_shard_weights <- function(weights, shards, rows = NULL) {
+  if (is.null(weights)) return(NULL)
+  if (!is.list(weights) || is.data.frame(weights) || length(weights) != length(shards)) {
+    stop(sprintf(paste("fit: with shards, weights must be a list of weight vectors parallel to shards",
+                       "(one per shard, here %d, e.g. split(w, g)), got %s"), length(shards),
+                 if (is.list(weights) && !is.data.frame(weights)) sprintf("a list of %d", length(weights))
+                 else sprintf("an object of class '%s' and length %d", paste(class(weights), collapse = "/"), length(weights))),
+         call. = FALSE)
+  }
+  if (!is.null(names(weights)) && !is.null(names(shards)) && !identical(names(weights), names(shards))) {
+    stop(sprintf("fit: weights names its elements %s but the shards are %s; give them in the order of the shards",
+                 paste(names(weights), collapse = ", "), paste(names(shards), collapse = ", ")), call. = FALSE)
+  }
+  for (k in seq_along(weights)) {
+    w <- weights[[k]]
+    label <- shard_label(shards, k)
+    if (!is.numeric(w) || is.object(w) || length(w) == 0L || anyNA(w) || any(!is.finite(w)) || any(w < 0)) {
+      stop(sprintf("fit: the weights of %s must be finite non-negative numbers, one per observation", label),
+           call. = FALSE)
+    }
+    if (!is.null(rows) && length(w) != rows[k]) {
+      stop(sprintf("fit: the weights of %s have length %d but the shard has %d rows (after removing missing values)",
+                   label, length(w), rows[k]), call. = FALSE)
+    }
+  }
+  if (all(unlist(weights) == 0)) stop("fit: weights are all zero", call. = FALSE)
+  lapply(unname(weights), as.double)
+}
+
+# "shard 2 ('b')", or "shard 2" when the shards are not named.
+shard_label <- function(shards, k) {
+  if (!is.null(names(shards)) && nzchar(names(shards)[k])) sprintf("shard %d ('%s')", k, names(shards)[k])
+  else sprintf("shard %d", k)
 }
 
 # What a worker needs to rebuild `spec` for each of its shards.
@@ -405,10 +442,12 @@ sharded_meat <- function(object, caller) {
 }
 
 # The number of observations each shard's kernels see (all of a shard's
-# kernels must see the same), in the order of the shards, for bootstrap().
-sharded_observations <- function(fit) {
+# kernels must see the same), in the order of the shards, for bootstrap()
+# (and for fit()'s weights: `caller` and `what` word the errors as in
+# resampled_observations()).
+sharded_observations <- function(fit, caller = "bootstrap", what = "resampling needs") {
   answers <- shard_request(fit$spec, "observations", working_start(fit$spec, stats::coef(fit)[fit$free]),
-                           caller = "bootstrap")
+                           caller = caller)
   backend <- fit$spec$shards$backend
   counts <- numeric(backend$n_shards)
   for (w in seq_along(answers)) {
@@ -417,18 +456,20 @@ sharded_observations <- function(fit) {
       kernel_counts <- answers[[w]][[j]]$counts
       shard <- indices[j]
       if (length(kernel_counts) == 0L) {
-        stop("bootstrap: the log-likelihood uses no loglik_* kernels, so there are no observations to resample",
-             call. = FALSE)
+        stop(sprintf(paste("%s: the log-likelihood uses no loglik_* kernels, and %s their observations",
+                           "(sums of d-functions written in R are not weighted: use a loglik_* kernel or the formula interface)"),
+                     caller, what), call. = FALSE)
       }
       if (length(unique(kernel_counts)) > 1L) {
-        stop(sprintf(paste("bootstrap: in shard %d the kernels under the log-likelihood see different numbers of",
-                           "observations (%s); resampling needs every kernel to see the same observations"), shard,
-                     paste(sprintf("%s: %d", names(kernel_counts), as.integer(kernel_counts)), collapse = ", ")),
+        stop(sprintf(paste("%s: in shard %d the kernels under the log-likelihood see different numbers of",
+                           "observations (%s); %s every kernel to see the same observations"), caller, shard,
+                     paste(sprintf("%s: %d", names(kernel_counts), as.integer(kernel_counts)), collapse = ", "), what),
              call. = FALSE)
       }
       counts[shard] <- kernel_counts[[1]]
     }
   }
-  if (any(counts == 0)) stop("bootstrap: a shard's kernels have no observations to resample", call. = FALSE)
+  if (any(counts == 0)) stop(sprintf("%s: shard %d's kernels have no observations", caller, which(counts == 0)[1]),
+                             call. = FALSE)
   as.integer(counts)
 }
