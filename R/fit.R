@@ -83,8 +83,19 @@
 #' working (with SIGINT), so they are idle again; workers on other
 #' machines finish the evaluation they are in. Every call to the workers
 #' is tagged, and an answer to an earlier, interrupted call is discarded,
-#' so the next fit on the same cluster never reads a stale result. The
-#' formula interface does not take shards yet.
+#' so the next fit on the same cluster never reads a stale result.
+#'
+#' A formula fit takes `shards = split(df, g)` in place of `data = df` and
+#' is the formula fit of the shards' rows together: each shard's model
+#' matrices are built where the shard is held, with the terms, factor
+#' levels (those of all shards, in the order [rbind()] would give them)
+#' and contrasts of the whole fit, so every shard has the same columns.
+#' Such a fit has every method; [predict()] needs `newdata` (the rows stay
+#' on the shards) and [simulate()] is not available.
+#'
+#' Case weights with shards are a list parallel to `shards`, one vector
+#' per shard (`split(w, g)`; for a formula, one weight per row the shard
+#' keeps after missing values are left out).
 #'
 #' @param loglik The log-likelihood: a function taking the parameters by name
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning
@@ -107,7 +118,8 @@
 #'   `p1`, `p2`, ... and given to `loglik`'s arguments in order (as one list
 #'   if `loglik` takes a single argument and there are several).
 #' @param shards A list of data shards (see "Data in shards"); `loglik`
-#'   then takes an argument `data`, one shard.
+#'   then takes an argument `data`, one shard. For a formula, a list of
+#'   data frames with the same columns, in place of `data`.
 #' @param cluster A cluster from the `parallel` package on which to evaluate
 #'   the shards; `NULL` evaluates them in this process.
 #' @param method One of `"newton"`, `"bfgs"`, `"lbfgs"`, `"gradient"`.
@@ -129,7 +141,8 @@
 #'   to the observations of the `loglik_*` kernels the function uses (all
 #'   kernels must see the same observations; a sum of d-functions written
 #'   in R is not weighted, and a log-likelihood without kernels is an
-#'   error), or to the rows of `data` in the formula interface.
+#'   error), or to the rows of `data` in the formula interface. With
+#'   `shards`, a list of such vectors, one per shard.
 #' @return An object of class `femtofit`, with methods for [coef()],
 #'   [vcov()], [se()], [confint()], [logLik()], [AIC()], [BIC()], [nobs()],
 #'   [summary()], [print()] and [observed_info()]. Its elements `gradient`
@@ -172,6 +185,10 @@
 #' ll <- function(beta, data) loglik_logistic(beta, cbind(1, data$x), data$y)
 #' sharded <- fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$region))
 #' se(sharded); se(sharded, type = "sandwich")
+#' # the same model as a formula, with case weights per shard
+#' w <- runif(300)
+#' coef(fit(y ~ dbinom(size = 1, prob = plogis(eta)), params = list(eta = 0), parameters = list(eta ~ x),
+#'          shards = split(d, d$region), weights = split(w, d$region)))
 #' if (interactive()) {
 #'   cl <- parallel::makePSOCKcluster(2)   # or machines: makePSOCKcluster(c("node1", "node2"))
 #'   coef(fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$region), cluster = cl))
@@ -210,20 +227,32 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
   method <- match.arg(method)
   if (!is.null(shards) || !is.null(cluster)) {
     if (is.null(shards)) stop("fit: cluster goes with shards (a list of data shards the workers hold)", call. = FALSE)
-    if (inherits(loglik, "formula") || !is.null(data) || !is.null(parameters)) {
-      stop("fit: shards are for a log-likelihood function taking `data`; the formula interface does not take shards yet",
+    if (!is.null(data)) {
+      stop("fit: give the data either as data (one data frame) or as shards (a list of them, e.g. split(df, g)), not both",
            call. = FALSE)
+    }
+    if (!inherits(loglik, "formula") && !is.null(parameters)) {
+      stop("fit: parameters go with a formula (y ~ dnorm(mean = mu, sd = sigma)), not a function", call. = FALSE)
     }
     if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
     check_shards(shards)
-    weights <- check_shard_weights(weights, shards)   # shards.R
-    backend <- shard_backend(loglik, shards, cluster, control$replay)
+    model <- NULL
+    if (inherits(loglik, "formula")) {
+      model <- formula_shards_model(loglik, shards, params, parameters)   # formula-shards.R
+      loglik <- model$loglik
+      params <- model$model$params
+    }
+    weights <- check_shard_weights(weights, shards, model$rows)   # shards.R
+    backend <- shard_backend(loglik, shards, cluster, control$replay, prepare = model$prepare)
     spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed,
-                     nobs %||% weighted_nobs(unlist(weights)), transform, weights = weights,
+                     nobs %||% weighted_nobs(unlist(weights)) %||% model$model$nobs, transform, weights = weights,
                      shards = list(backend = backend, outer = NULL))
     out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
-    # as unsharded: weights reach the loglik_* kernels only
-    if (!is.null(weights)) sharded_observations(out, "fit", "weights apply to")
+    if (!is.null(model)) {
+      out$formula_model <- model$model
+    } else if (!is.null(weights)) {
+      sharded_observations(out, "fit", "weights apply to")   # as unsharded: weights reach the kernels only
+    }
     return(out)
   }
   check_case_weights(weights)

@@ -2,30 +2,8 @@
 # Oracles: the fit of the concatenated data (same model, one shard), glm()
 # and the HC0 sandwich computed by hand from glm's fitted values.
 
-shard_data <- function(n = 450, seed = 13) {
-  set.seed(seed)
-  d <- data.frame(x1 = rnorm(n), x2 = rnorm(n), g = rep(1:3, length.out = n))
-  d$y <- rbinom(n, 1, plogis(-0.4 + 0.9 * d$x1 - 0.6 * d$x2))
-  d
-}
-
-# Written for one shard; everything it uses comes from `data`.
-logistic_shard <- function(beta, data) loglik_logistic(beta, cbind(1, data$x1, data$x2), data$y)
-
-expect_same_fit <- function(sharded, whole, tolerance = 1e-10) {
-  expect_equal(coef(sharded), coef(whole), tolerance = tolerance)
-  expect_equal(vcov(sharded), vcov(whole), tolerance = tolerance)
-  expect_equal(as.numeric(logLik(sharded)), as.numeric(logLik(whole)), tolerance = tolerance)
-  expect_equal(vcov(sharded, type = "sandwich"), vcov(whole, type = "sandwich"), tolerance = tolerance)
-  expect_equal(nobs(sharded), nobs(whole))
-}
-
-# A PSOCK cluster whose workers load femtograd from the library under test.
-test_cluster <- function(workers = 2L) {
-  cl <- parallel::makePSOCKcluster(workers)
-  parallel::clusterCall(cl, function(paths) invisible(.libPaths(paths)), .libPaths())
-  cl
-}
+# The helpers shard_data(), logistic_shard(), expect_same_fit() and
+# test_cluster() are in helper-shards.R.
 
 test_that("a sharded fit without a cluster equals the fit of the concatenated data", {
   d <- shard_data()
@@ -121,7 +99,7 @@ test_that("bad shards are refused before fitting, and a failing shard is named",
   expect_error(fit(function(beta) 0, params = start, shards = shards), "an argument `data`")
   expect_error(fit(logistic_shard, params = start, cluster = "x"), "cluster goes with shards")
   expect_error(fit(logistic_shard, params = start, shards = shards, cluster = list(1)), "cluster must be a cluster")
-  expect_error(fit(y ~ dnorm(mean = mu, sd = 1), params = c(mu = 0), shards = shards), "formula interface")
+  expect_error(fit(y ~ dnorm(mean = mu, sd = 1), params = c(mu = 0), data = d, shards = shards), "not both")
 
   failing <- function(beta, data) {
     if (data$g[1] == 2) stop("cannot read this shard")
