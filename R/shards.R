@@ -25,10 +25,11 @@ shard_registry <- new.env(parent = emptyenv())
 # The one function the driver calls on a worker (or in this process):
 # `what` is "load", "configure", "evaluate", "meat", "observations" or
 # "summary". It never raises an error: failures come back as
-# list(ok = FALSE, shard, message, host, pid) for the driver to report. An
-# interrupt (the driver interrupts its local workers when it is itself
-# interrupted, see cluster_abandon()) ends the request, and is answered.
-shard_worker <- function(id, what, ...) {
+# list(ok = FALSE, shard, message, host, pid) for the driver to report. On
+# a worker, an interrupt (the driver interrupts its local workers when it
+# is itself interrupted, see cluster_abandon()) ends the request, and is
+# answered; `in_process`, it is the user's and goes on to the caller.
+shard_worker <- function(id, what, ..., in_process = FALSE) {
   shard_current$shard <- NA_integer_
   result <- tryCatch({
     if (what == "load") {
@@ -51,7 +52,8 @@ shard_worker <- function(id, what, ...) {
       }
     }
   }, error = function(e) structure(list(message = conditionMessage(e)), class = "shard_failure"),
-  interrupt = function(e) structure(list(message = "interrupted"), class = "shard_failure"))
+  interrupt = function(e) if (in_process) e else structure(list(message = "interrupted"), class = "shard_failure"))
+  if (inherits(result, "interrupt")) interrupt_again(result)
   if (inherits(result, "shard_failure")) {
     return(list(ok = FALSE, shard = shard_current$shard, message = result$message,
                 host = Sys.info()[["nodename"]], pid = Sys.getpid()))
@@ -297,7 +299,7 @@ check_shards <- function(shards) {
 shard_send <- function(backend, what, ..., per_worker = NULL, caller = "fit") {
   cluster <- backend$cluster
   if (is.null(cluster)) {
-    args <- c(list(backend$id, what), if (!is.null(per_worker)) per_worker[[1]], list(...))
+    args <- c(list(backend$id, what), if (!is.null(per_worker)) per_worker[[1]], list(...), list(in_process = TRUE))
     answers <- list(do.call(shard_worker, args))
   } else {
     nodes <- backend$nodes

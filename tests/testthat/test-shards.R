@@ -181,7 +181,8 @@ test_that("an interrupt on the driver stops the workers, and the next fit reads 
   # Ctrl-C is simulated in a child R process: a worker sends SIGINT to the
   # driver, then starts a 60-second evaluation. The driver must interrupt
   # it (else the next fit on the cluster waits for it) and discard its
-  # answer (else the next fit reads it).
+  # answer (else the next fit reads it). Without a cluster, an interrupt
+  # while a shard is evaluated is an interrupt, as in any fit.
   skip_on_os("windows")   # no SIGINT between processes there
   script <- tempfile(fileext = ".R")
   on.exit(unlink(script), add = TRUE)
@@ -212,7 +213,15 @@ test_that("an interrupt on the driver stops the workers, and the next fit reads 
     "again <- fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$g), cluster = cl)",
     "took <- proc.time()[['elapsed']] - started",
     "whole <- fit(function(beta) ll(beta, d), params = list(beta = c(0, 0)))",
-    "cat('RESULT', outcome, took, max(abs(coef(again) - coef(whole))), all(tools::pskill(pids, 0L)), '\\n')",
+    "here <- function(beta, data) {",
+    "  if (data$g[1] == 2 && sum(abs(beta)) > 0) { tools::pskill(Sys.getpid(), tools::SIGINT); Sys.sleep(5) }",
+    "  loglik_logistic(beta, cbind(1, data$x1), data$y)",
+    "}",
+    "in_process <- tryCatch({",
+    "  fit(here, params = list(beta = c(0, 0)), shards = split(d, d$g), control = list(replay = FALSE))",
+    "  'finished'",
+    "}, interrupt = function(e) 'interrupted', error = function(e) 'error')",
+    "cat('RESULT', outcome, took, max(abs(coef(again) - coef(whole))), all(tools::pskill(pids, 0L)), in_process, '\\n')",
     "parallel::stopCluster(cl)"), script)
   out <- system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE,
                  env = paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)))
@@ -221,6 +230,7 @@ test_that("an interrupt on the driver stops the workers, and the next fit reads 
   expect_lt(as.numeric(result[3]), 30)      # the worker's 60-second evaluation was stopped
   expect_lt(as.numeric(result[4]), 1e-10)   # the next fit equals the in-process one
   expect_equal(result[5], "TRUE")           # and both workers are alive
+  expect_equal(result[6], "interrupted")    # without a cluster, the interrupt is the user's, not a shard's error
 })
 
 test_that("the workers of a cluster made by parallelly work too", {
