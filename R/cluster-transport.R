@@ -9,7 +9,9 @@
 # carries the tag back): the protocol of snow, unchanged in parallel since
 # R 2.14, and the one parallelly's nodes speak too.
 
-parallel_internal <- function(name) get(name, envir = asNamespace("parallel"), inherits = FALSE)
+# sendCall() and recvData() are the building blocks of clusterCall(), in
+# its namespace.
+parallel_internal <- function(name) get(name, envir = environment(parallel::clusterCall), inherits = FALSE)
 
 # Each call is tagged with a number new in this R session; an answer with
 # another tag is left over from an interrupted call (by this backend or any
