@@ -72,9 +72,11 @@ cluster_lost <- function(who, doing, why, caller) {
 }
 
 # A call the worker's loop itself reports as failed (not one of
-# shard_worker()'s answers, which never fail): reported like a shard's error.
+# shard_worker()'s answers, which never fail: femtograd's code did not run
+# there, typically because the worker cannot load femtograd).
 cluster_failed_value <- function(value) {
-  list(ok = FALSE, shard = NA_integer_, message = paste(as.character(value), collapse = " "), host = NA, pid = NA)
+  list(ok = FALSE, shard = NA_integer_, message = paste(as.character(value), collapse = " "), host = NA, pid = NA,
+       outside = TRUE)
 }
 
 # The position (in `nodes`) of a worker with an answer to read among the

@@ -314,6 +314,12 @@ shard_send <- function(backend, what, ..., per_worker = NULL, caller = "fit") {
     a <- answers[[j]]
     if (!is.list(a) || !isTRUE(a$ok)) {
       w <- if (is.null(cluster)) 1L else backend$nodes[j]
+      if (isTRUE(a$outside)) {
+        stop(sprintf(paste("%s: %s could not run femtograd's code (%s); femtograd must be installed on every worker",
+                           "(for workers on this machine, give them this session's library paths:",
+                           "parallel::clusterCall(cl, .libPaths, .libPaths()))"),
+                     caller %||% "fit", shard_worker_label(backend, w), a$message), call. = FALSE)
+      }
       where <- if (is.null(cluster)) "in this R process" else sprintf("on worker %d (%s, pid %s)", w, a$host, a$pid)
       stop(sprintf("%s%s %s: %s", if (is.null(caller)) "" else paste0(caller, ": "),
                    if (is.list(a) && !is.na(a$shard)) sprintf("shard %d failed", a$shard) else "a worker failed",

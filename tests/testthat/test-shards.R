@@ -172,7 +172,14 @@ test_that("a worker killed mid-fit is named with its shards, and a new cluster r
                class = "femtograd_cluster_failure")
   # the driver is unaffected: on a new cluster the same call fits
   parallel::stopCluster(cl)
-  cl <- test_cluster(1L)
+  cl <- parallel::makePSOCKcluster(1L)
+  # (first, a worker that cannot load femtograd is told so, where its
+  # library paths can leave it out)
+  if (!any(unlist(parallel::clusterEvalQ(cl, { .libPaths(character()); nzchar(system.file(package = "femtograd")) })))) {
+    expect_error(fit(logistic_shard, params = start, shards = shards, cluster = cl),
+                 "worker 1 \\(.*\\), which holds shards 1, 2, 3, could not run femtograd's code .*must be installed on every worker")
+  }
+  parallel::clusterCall(cl, function(paths) invisible(.libPaths(paths)), .libPaths())
   refit <- fit(logistic_shard, params = start, shards = shards, cluster = cl)
   expect_same_fit(refit, fit(function(beta) logistic_shard(beta, d), params = start))
 })
