@@ -175,12 +175,20 @@ resampled_observations <- function(fit, caller = "bootstrap", what = "resampling
 bootstrap_refit <- function(fit, w) {
   res <- tryCatch(
     # a resample of a weighted fit keeps its case weights
-    withCallingHandlers(refit(fit, weights = if (is.null(fit$spec$weights)) w else w * fit$spec$weights),
+    withCallingHandlers(refit(fit, weights = resample_weights(w, fit$spec$weights)),
                         warning = function(cond) invokeRestart("muffleWarning")),
     error = function(e) conditionMessage(e))
   if (is.character(res)) return(res)
   if (!res$converged) return(sprintf("did not converge: %s", res$message))
   stats::coef(res)[fit$free]
+}
+
+# The weights of a resample `w` (counts) of a fit with case weights
+# `weights` (NULL: none): their products, shard by shard for a sharded fit.
+resample_weights <- function(w, weights) {
+  if (is.null(weights)) return(w)
+  if (is.list(w)) return(Map(`*`, w, weights))
+  w * weights
 }
 
 #' @rdname bootstrap

@@ -100,11 +100,29 @@
 #' the same types, matrices with the same columns, lists with the same
 #' elements); otherwise `fit()` stops before sending anything. An error in
 #' a shard's log-likelihood stops the fit with an error naming the shard
-#' and the worker (its host and process id); a worker that dies, or a
-#' connection that fails, stops it with an error too: stop the cluster,
-#' make a new one and refit. After an interrupt during an evaluation on the
-#' cluster, its workers may still send results, so the fit refuses to use
-#' it again: make a new one. The formula interface does not take shards yet.
+#' and the worker (its host and process id); the cluster can be used
+#' again. A worker that dies, or whose connection fails, stops the fit at
+#' once with an error (class `femtograd_cluster_failure`) naming the
+#' worker (its number in the cluster, host and process id) and the shards
+#' it held; this session is not affected: stop the cluster, make a new one
+#' and refit. An interrupt (Ctrl-C) while the workers evaluate stops the
+#' fit as usual and interrupts the workers on this machine that are still
+#' working (with SIGINT), so they are idle again; workers on other
+#' machines finish the evaluation they are in. Every call to the workers
+#' is tagged, and an answer to an earlier, interrupted call is discarded,
+#' so the next fit on the same cluster never reads a stale result.
+#'
+#' A formula fit takes `shards = split(df, g)` in place of `data = df` and
+#' is the formula fit of the shards' rows together: each shard's model
+#' matrices are built where the shard is held, with the terms, factor
+#' levels (those of all shards, in the order [rbind()] would give them)
+#' and contrasts of the whole fit, so every shard has the same columns.
+#' Such a fit has every method; [predict()] needs `newdata` (the rows stay
+#' on the shards) and [simulate()] is not available.
+#'
+#' Case weights with shards are a list parallel to `shards`, one vector
+#' per shard (`split(w, g)`; for a formula, one weight per row the shard
+#' keeps after missing values are left out).
 #'
 #' @param loglik The log-likelihood: a function taking the parameters by name
 #'   (`function(mu, log_sigma)`) or as one list (`function(p)`), and returning
@@ -127,7 +145,8 @@
 #'   `p1`, `p2`, ... and given to `loglik`'s arguments in order (as one list
 #'   if `loglik` takes a single argument and there are several).
 #' @param shards A list of data shards (see "Data in shards"); `loglik`
-#'   then takes an argument `data`, one shard.
+#'   then takes an argument `data`, one shard. For a formula, a list of
+#'   data frames with the same columns, in place of `data`.
 #' @param cluster A cluster from the `parallel` package on which to evaluate
 #'   the shards; `NULL` evaluates them in this process.
 #' @param method One of `"newton"`, `"bfgs"`, `"lbfgs"`, `"gradient"`.
@@ -150,7 +169,8 @@
 #'   kernels must see the same observations; a sum of d-functions or
 #'   another sum over data written in R is not weighted, so a
 #'   log-likelihood with one, or without kernels, is an error), or to the
-#'   rows of `data` in the formula interface.
+#'   rows of `data` in the formula interface. With `shards`, a list of such
+#'   vectors, one per shard.
 #' @return An object of class `femtofit`, with methods for [coef()],
 #'   [vcov()], [se()], [confint()], [logLik()], [AIC()], [BIC()], [nobs()],
 #'   [summary()], [print()] and [observed_info()]. Its elements `gradient`
@@ -193,6 +213,10 @@
 #' ll <- function(beta, data) loglik_logistic(beta, cbind(1, data$x), data$y)
 #' sharded <- fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$region))
 #' se(sharded); se(sharded, type = "sandwich")
+#' # the same model as a formula, with case weights per shard
+#' w <- runif(300)
+#' coef(fit(y ~ dbinom(size = 1, prob = plogis(eta)), params = list(eta = 0), parameters = list(eta ~ x),
+#'          shards = split(d, d$region), weights = split(w, d$region)))
 #' if (interactive()) {
 #'   cl <- parallel::makePSOCKcluster(2)   # or machines: makePSOCKcluster(c("node1", "node2"))
 #'   coef(fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$region), cluster = cl))
@@ -229,22 +253,37 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
                 control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL,
                 shards = NULL, cluster = NULL, weights = NULL) {
   method <- match.arg(method)
-  check_case_weights(weights)
-  if (!is.null(weights) && (!is.null(shards) || !is.null(cluster))) {
-    stop("fit: weights are not supported with shards yet; put them in each shard's data", call. = FALSE)
-  }
   if (!is.null(shards) || !is.null(cluster)) {
     if (is.null(shards)) stop("fit: cluster goes with shards (a list of data shards the workers hold)", call. = FALSE)
-    if (inherits(loglik, "formula") || !is.null(data) || !is.null(parameters)) {
-      stop("fit: shards are for a log-likelihood function taking `data`; the formula interface does not take shards yet",
+    if (!is.null(data)) {
+      stop("fit: give the data either as data (one data frame) or as shards (a list of them, e.g. split(df, g)), not both",
            call. = FALSE)
     }
+    if (!inherits(loglik, "formula") && !is.null(parameters)) {
+      stop("fit: parameters go with a formula (y ~ dnorm(mean = mu, sd = sigma)), not a function", call. = FALSE)
+    }
     if (!is.list(control)) stop("fit: control must be a list", call. = FALSE)
-    backend <- shard_backend(loglik, shards, cluster, control$replay)   # shards.R
-    spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed, nobs, transform,
+    check_shards(shards)
+    model <- NULL
+    if (inherits(loglik, "formula")) {
+      model <- formula_shards_model(loglik, shards, params, parameters)   # formula-shards.R
+      loglik <- model$loglik
+      params <- model$model$params
+    }
+    weights <- check_shard_weights(weights, shards, model$rows)   # shards.R
+    backend <- shard_backend(loglik, shards, cluster, control$replay, prepare = model$prepare)
+    spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed,
+                     nobs %||% weighted_nobs(unlist(weights)) %||% model$model$nobs, transform, weights = weights,
                      shards = list(backend = backend, outer = NULL))
-    return(run_fit(spec, start = spec$layout$start[spec$free], call = match.call()))
+    out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
+    if (!is.null(model)) {
+      out$formula_model <- model$model
+    } else if (!is.null(weights)) {
+      sharded_observations(out, "fit", "weights apply to")   # as unsharded: weights reach the kernels only
+    }
+    return(out)
   }
+  check_case_weights(weights)
   if (inherits(loglik, "formula")) {
     model <- formula_model(loglik, data, params, parameters)   # formula-fit.R
     if (!is.null(weights) && length(weights) != model$nobs) {
@@ -386,6 +425,8 @@ run_fit <- function(spec, start, call = NULL) {
   maximize <- if (is_sharded(spec)) fg_maximize_evaluated else fg_maximize
   opt <- maximize(record, working_start(spec, as.double(start)), spec$method, spec$control)
   if (!is.null(interrupted)) interrupt_again(interrupted)
+  # a worker of the cluster died: its error says so itself
+  if (inherits(opt, "extendr_error") && inherits(failure, "femtograd_cluster_failure")) stop(failure)
   if (inherits(opt, "extendr_error") && !is.null(failure) &&
       startsWith(opt$value, "fit: the log-likelihood function failed")) {
     failure$message <- opt$value

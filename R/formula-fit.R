@@ -12,7 +12,7 @@
 # element per model-matrix column), `nobs`, and what predict() and
 # simulate() need (`density_call` and its `response_arg`, `submodels`,
 # `data_env`, `env`).
-formula_model <- function(formula, data, params, parameters) {
+formula_model <- function(formula, data, params, parameters, drop_unused_levels = TRUE) {
   if (length(formula) != 3L) {
     stop("fit: the formula needs a response and a density, e.g. y ~ dnorm(mean = mu, sd = sigma)", call. = FALSE)
   }
@@ -24,8 +24,7 @@ formula_model <- function(formula, data, params, parameters) {
 
   # Rows with a missing value in a variable the model uses are left out, as
   # glm()'s default na.action = na.omit does.
-  used <- intersect(unique(c(all.vars(formula), base::unlist(lapply(submodel_formulas, function(f) all.vars(f[[3]]))))),
-                    names(data))
+  used <- intersect(formula_variables(formula, submodel_formulas), names(data))
   if (length(used)) data <- data[stats::complete.cases(data[used]), , drop = FALSE]
   data_env <- list2env(as.list(data), parent = env)
 
@@ -39,7 +38,7 @@ formula_model <- function(formula, data, params, parameters) {
   }
 
   submodels <- lapply(names(submodel_formulas), function(name) {
-    build_submodel(name, submodel_formulas[[name]], data, n)
+    build_submodel(name, submodel_formulas[[name]], data, n, drop_unused_levels)
   })
   names(submodels) <- names(submodel_formulas)
   # An intercept-only submodel (mu ~ 1) is the scalar parameter itself, as in
@@ -62,15 +61,18 @@ formula_model <- function(formula, data, params, parameters) {
 # caller can take them for a log-likelihood.
 formula_loglik <- function(call, submodels, data_env) {
   force(call)
-  function(...) {
-    p <- list(...)
-    for (name in names(submodels)) p[[name]] <- linear_predictor(submodels[[name]], p[[name]])
-    rows <- eval(call, list2env(p, parent = data_env))
-    weights <- kernel_weights$current
-    if (!is.null(weights)) rows <- rows * as.double(weights)
-    if (observation_request$on) return(list(per_observation = rows))
-    sum(rows)
-  }
+  function(...) formula_rows_loglik(call, list(...), submodels, data_env)
+}
+
+# The log-likelihood of the rows in `data_env` at the parameters `p` (a
+# named list), as formula_loglik() describes it.
+formula_rows_loglik <- function(call, p, submodels, data_env) {
+  for (name in names(submodels)) p[[name]] <- linear_predictor(submodels[[name]], p[[name]])
+  rows <- eval(call, list2env(p, parent = data_env))
+  weights <- kernel_weights$current
+  if (!is.null(weights)) rows <- rows * as.double(weights)
+  if (observation_request$on) return(list(per_observation = rows))
+  sum(rows)
 }
 
 # The sandwich and the bootstrap need a log-likelihood's observations; the
@@ -238,11 +240,14 @@ check_formula_variables <- function(rhs, param_names, data_names, env) {
 # The model matrix and offset of one submodel, built from data as
 # model.matrix() and model.offset() do; NULL for an intercept-only one.
 # `terms`, `xlevels` and `contrasts` rebuild the matrix on new data.
-build_submodel <- function(name, f, data, n) {
+# Factor levels that do not occur in `data` are dropped, as glm() drops
+# them, unless `drop_unused_levels` is FALSE (a sharded fit's prototype
+# holds the levels of all shards, see formula_shards_model()).
+build_submodel <- function(name, f, data, n, drop_unused_levels = TRUE) {
   rhs <- f[-2]   # one-sided: ~ x1 + x2, in f's environment
   built <- tryCatch({
     frame <- stats::model.frame(rhs, data = if (ncol(data)) data else NULL, na.action = stats::na.pass,
-                                drop.unused.levels = TRUE)
+                                drop.unused.levels = drop_unused_levels)
     terms <- attr(frame, "terms")
     X <- stats::model.matrix(terms, frame)
     list(frame = frame, terms = terms, X = X)

@@ -65,6 +65,9 @@ predict.femtofit <- function(object, newdata = NULL, parameter = NULL, se.fit = 
                  paste(if (is.character(parameter)) unknown else deparse1(parameter), collapse = ", ")), call. = FALSE)
   }
   if (!isTRUE(se.fit) && !isFALSE(se.fit)) stop("predict: se.fit must be TRUE or FALSE", call. = FALSE)
+  if (is.null(newdata) && isTRUE(model$sharded)) {
+    stop("predict: the rows of a fit over shards stay on the shards; give newdata (e.g. one shard)", call. = FALSE)
+  }
   parts <- lapply(model$submodels[parameter], function(submodel) {
     design <- if (is.null(newdata)) submodel[c("X", "offset")] else submodel_design(submodel, newdata)
     labels <- paste0(submodel$name, ".", colnames(submodel$X))
@@ -86,10 +89,11 @@ predict.femtofit <- function(object, newdata = NULL, parameter = NULL, se.fit = 
 }
 
 # The model matrix and offset of a submodel on new data, with the fit's
-# factor levels and contrasts (as predict.lm builds them).
-submodel_design <- function(submodel, newdata) {
+# factor levels and contrasts (as predict.lm builds them). `caller` and
+# `what` word the errors (a sharded fit builds its shards' models so).
+submodel_design <- function(submodel, newdata, caller = "predict", what = "newdata") {
   if (!is.data.frame(newdata) && !is.list(newdata)) {
-    stop("predict: newdata must be a data frame", call. = FALSE)
+    stop(sprintf("%s: %s must be a data frame", caller, what), call. = FALSE)
   }
   tryCatch({
     terms <- stats::delete.response(submodel$terms)
@@ -97,7 +101,7 @@ submodel_design <- function(submodel, newdata) {
     X <- stats::model.matrix(terms, frame, contrasts.arg = submodel$contrasts)
     list(X = X, offset = stats::model.offset(frame))
   }, error = function(e) {
-    stop(sprintf("predict: cannot build the model matrix of %s from newdata: %s", deparse1(submodel$formula),
+    stop(sprintf("%s: cannot build the model matrix of %s from %s: %s", caller, deparse1(submodel$formula), what,
                  conditionMessage(e)), call. = FALSE)
   })
 }
@@ -109,6 +113,9 @@ simulate.femtofit <- function(object, nsim = 1, seed = NULL, ...) {
   model <- object$formula_model
   if (is.null(model)) {
     stop("simulate: only fits of a formula (y ~ dnorm(mean = mu, sd = sigma)) can be simulated from", call. = FALSE)
+  }
+  if (isTRUE(model$sharded)) {
+    stop("simulate: the rows of a fit over shards stay on the shards, so it cannot be simulated from", call. = FALSE)
   }
   if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 1 || nsim != round(nsim)) {
     stop("simulate: nsim must be a positive whole number", call. = FALSE)

@@ -25,9 +25,12 @@ shard_registry <- new.env(parent = emptyenv())
 # The one function the driver calls on a worker (or in this process):
 # `what` is "load", "configure", "evaluate", "meat", "observations" or
 # "summary". It never raises an error: failures come back as
-# list(ok = FALSE, shard, message, host, pid) for the driver to report.
-shard_worker <- function(id, what, ...) {
-  shard <- NA_integer_
+# list(ok = FALSE, shard, message, host, pid) for the driver to report. On
+# a worker, an interrupt (the driver interrupts its local workers when it
+# is itself interrupted, see cluster_abandon()) ends the request, and is
+# answered; `in_process`, it is the user's and goes on to the caller.
+shard_worker <- function(id, what, ..., in_process = FALSE) {
+  shard_current$shard <- NA_integer_
   result <- tryCatch({
     if (what == "load") {
       shard_worker_load(id, ...)
@@ -41,33 +44,42 @@ shard_worker <- function(id, what, ...) {
         shard_worker_configure(state, ...)
       } else {
         per_shard <- lapply(seq_along(state$shards), function(k) {
-          shard <<- state$indices[k]
+          shard_current$shard <- state$indices[k]
           shard_worker_one(state, k, what, ...)
         })
-        shard <- NA_integer_
+        shard_current$shard <- NA_integer_
         shard_worker_combine(what, per_shard)
       }
     }
-  }, error = function(e) structure(list(message = conditionMessage(e)), class = "shard_failure"))
+  }, error = function(e) structure(list(message = conditionMessage(e)), class = "shard_failure"),
+  interrupt = function(e) if (in_process) e else structure(list(message = "interrupted"), class = "shard_failure"))
+  if (inherits(result, "interrupt")) interrupt_again(result)
   if (inherits(result, "shard_failure")) {
-    return(list(ok = FALSE, shard = shard, message = result$message,
+    return(list(ok = FALSE, shard = shard_current$shard, message = result$message,
                 host = Sys.info()[["nodename"]], pid = Sys.getpid()))
   }
   list(ok = TRUE, result = result)
 }
 
-# shard_worker() with the arguments that differ between workers (`one`, a
-# list) and those they share. A function of the namespace, so that
-# parallel::clusterApply() sends a reference to it, not a closure holding
-# every worker's shards.
-shard_worker_apply <- function(one, id, what, ...) do.call(shard_worker, c(list(id, what), one, list(...)))
+# The shard a worker is working on, for its error messages.
+shard_current <- new.env(parent = emptyenv())
+shard_current$shard <- NA_integer_
 
 # Stores this worker's shards; `loglik` is the user's, taking `data`.
-# On a cluster's worker (`attach`), femtograd is attached, since the
+# `prepare` (NULL: none) turns each shard into the `data` loglik takes (a
+# formula fit builds its shard's model matrices here, once). On a
+# cluster's worker (`attach`), femtograd is attached, since the
 # log-likelihood may call its functions unqualified, as it does in the
-# user's session.
-shard_worker_load <- function(id, loglik, shards, indices, replay, attach) {
+# user's session. Answers with this process's host and pid.
+shard_worker_load <- function(id, loglik, shards, indices, replay, attach, prepare = NULL) {
   if (attach && !"package:femtograd" %in% search()) attachNamespace("femtograd")
+  if (!is.null(prepare)) {
+    shards <- lapply(seq_along(shards), function(k) {
+      shard_current$shard <- indices[k]
+      prepare(shards[[k]])
+    })
+    shard_current$shard <- NA_integer_
+  }
   bound <- lapply(shards, function(shard) bind_shard(loglik, shard))
   assign(id, new.env(parent = emptyenv()), envir = shard_registry)
   state <- shard_registry[[id]]
@@ -77,7 +89,7 @@ shard_worker_load <- function(id, loglik, shards, indices, replay, attach) {
   state$specs <- vector("list", length(bound))
   state$recordings <- vector("list", length(bound))
   state$recorded <- numeric(length(bound))
-  TRUE
+  list(host = Sys.info()[["nodename"]], pid = Sys.getpid())
 }
 
 # The user's log-likelihood with `data` bound to one shard (as the default
@@ -137,13 +149,28 @@ shard_worker_one <- function(state, k, what, theta, order = 2L) {
     meat = {
       scores <- fg_observation_scores(rec$output, rec$params)
       if (inherits(scores, "extendr_error")) {
+        # a formula's log-likelihood: its rows are the observations
+        scores <- formula_observation_scores(state$specs[[k]], theta) %||% scores
+      }
+      if (inherits(scores, "extendr_error")) {
         stop(sprintf(paste0("sandwich standard errors need a log-likelihood that is a sum of terms with ",
                        "per-observation scores: loglik_* kernels and sums over data (see \"Observations\" in ?fit; %s)"),
                      sub("^observation_scores: ", "", scores$value)), call. = FALSE)
       }
+      # with case weights the scores are w_i s_i, and the meat sum w_i s_i s_i'
+      # (as in vcov.femtofit())
+      w <- state$specs[[k]]$weights
+      if (!is.null(w)) scores <- scores[w > 0, , drop = FALSE] / sqrt(w[w > 0])
       list(meat = crossprod(scores))
     },
-    observations = list(counts = rust(fg_kernel_observations(rec$output))),
+    observations = {
+      counts <- rust(fg_kernel_observations(rec$output))
+      if (length(counts) == 0L) {
+        rows <- per_observation(state$specs[[k]], theta)   # a formula's rows
+        if (!is.null(rows)) counts <- c(rows = length(rows$output))
+      }
+      list(counts = counts)
+    },
     summary = c(rust(fg_observation_summary(rec$output)), recordings = state$recorded[k]),
     stop(sprintf("unknown request '%s'", what), call. = FALSE))
 }
@@ -165,8 +192,10 @@ shard_fit_counter <- new.env(parent = emptyenv())
 shard_fit_counter$n <- 0
 
 # Checks the shards and the cluster, sends each worker its shards (or keeps
-# them in this process) and returns the backend. `replay` is control$replay.
-shard_backend <- function(loglik, shards, cluster, replay = TRUE) {
+# them in this process) and returns the backend. `replay` is
+# control$replay; `prepare` (NULL: none) is applied to each shard where it
+# is held (see shard_worker_load()).
+shard_backend <- function(loglik, shards, cluster, replay = TRUE, prepare = NULL) {
   if (!is.function(loglik) || !"data" %in% names(formals(loglik))) {
     stop("fit: with shards, loglik must be a function with an argument `data` (one shard's data), ",
          "e.g. function(beta, data) loglik_logistic(beta, data$X, data$y)", call. = FALSE)
@@ -184,15 +213,18 @@ shard_backend <- function(loglik, shards, cluster, replay = TRUE) {
                 shard_fit_counter$n)
   workers <- if (is.null(cluster)) 1L else length(cluster)
   # Shard i goes to worker (i - 1) %% workers + 1: several shards per worker
-  # are fine, a worker without a shard is idle.
+  # are fine, a worker without a shard is idle (and never called).
   owner <- (seq_along(shards) - 1L) %% workers + 1L
   backend <- new.env(parent = emptyenv())
   backend$id <- id
   backend$cluster <- cluster
   backend$owner <- owner
+  backend$nodes <- sort(unique(owner))
   backend$n_shards <- length(shards)
   backend$configured <- NULL
-  backend$busy <- FALSE
+  # host and pid of each worker, from its answer to the load
+  backend$hosts <- rep(NA_character_, workers)
+  backend$pids <- rep(NA_integer_, workers)
   per_worker <- lapply(seq_len(workers), function(w) {
     list(shards = unname(shards[owner == w]), indices = which(owner == w))
   })
@@ -201,8 +233,12 @@ shard_backend <- function(loglik, shards, cluster, replay = TRUE) {
       rm(list = e$id, envir = shard_registry)
     })
   }
-  shard_send(backend, "load", loglik = loglik, per_worker = per_worker, replay = !isFALSE(replay),
-             attach = !is.null(cluster), caller = "fit")
+  loaded <- shard_send(backend, "load", loglik = loglik, per_worker = per_worker, replay = !isFALSE(replay),
+                       attach = !is.null(cluster), prepare = prepare, caller = "fit")
+  if (!is.null(cluster)) {
+    backend$hosts[backend$nodes] <- vapply(loaded, function(l) as.character(l$host), character(1))
+    backend$pids[backend$nodes] <- vapply(loaded, function(l) as.integer(l$pid), integer(1))
+  }
   backend
 }
 
@@ -230,8 +266,7 @@ check_shards <- function(shards) {
   first <- layout(shards[[1]])
   for (i in seq_along(shards)) {
     s <- shards[[i]]
-    label <- if (!is.null(names(shards)) && nzchar(names(shards)[i])) sprintf("shard %d ('%s')", i, names(shards)[i])
-             else sprintf("shard %d", i)
+    label <- shard_label(shards, i)
     if (is.null(s) || NROW(s) == 0L || (is.list(s) && !is.data.frame(s) && all(lengths(s) == 0L))) {
       stop(sprintf("fit: %s is empty; every shard needs observations", label), call. = FALSE)
     }
@@ -258,37 +293,34 @@ check_shards <- function(shards) {
 # cluster). `per_worker` lists what differs between workers (their shards,
 # their weights), the rest of `...` goes to all. Returns the workers'
 # results; a failure on a worker is an error naming the shard and worker,
-# prefixed with `caller` (NULL: none, for messages that fit() prefixes).
+# prefixed with `caller` (NULL: none, for messages that fit() prefixes); a
+# worker that dies or loses its connection is an error naming it and its
+# shards (see cluster_exchange(), which also stops the other workers' work
+# when the driver is interrupted).
 shard_send <- function(backend, what, ..., per_worker = NULL, caller = "fit") {
   cluster <- backend$cluster
   if (is.null(cluster)) {
-    args <- c(list(backend$id, what), if (!is.null(per_worker)) per_worker[[1]], list(...))
+    args <- c(list(backend$id, what), if (!is.null(per_worker)) per_worker[[1]], list(...), list(in_process = TRUE))
     answers <- list(do.call(shard_worker, args))
   } else {
-    if (backend$busy) {
-      stop(sprintf(paste("%s: a previous evaluation on the cluster was interrupted, so its workers may still send",
-                         "stale results; rebuild the cluster (parallel::stopCluster(), then makeCluster()) and refit"),
-                   caller %||% "fit"), call. = FALSE)
-    }
-    backend$busy <- TRUE
-    answers <- tryCatch({
-      if (is.null(per_worker)) {
-        parallel::clusterCall(cluster, shard_worker, backend$id, what, ...)
-      } else {
-        parallel::clusterApply(cluster, per_worker, shard_worker_apply, backend$id, what, ...)
-      }
-    }, error = function(e) {
-      backend$busy <- FALSE
-      stop(sprintf(paste("%sthe cluster failed while %s (%s); a worker may have died or lost its connection:",
-                         "rebuild the cluster and refit"),
-                   if (is.null(caller)) "" else paste0(caller, ": "), if (what == "load") "receiving the shards" else "evaluating the shards",
-                   conditionMessage(e)), call. = FALSE)
-    })
-    backend$busy <- FALSE
+    nodes <- backend$nodes
+    shared <- list(...)
+    args <- lapply(nodes, function(w) c(list(backend$id, what), if (!is.null(per_worker)) per_worker[[w]], shared))
+    local <- ifelse(backend$hosts == Sys.info()[["nodename"]], backend$pids, NA_integer_)
+    answers <- cluster_exchange(cluster, nodes, shard_worker, args, function(w) shard_worker_label(backend, w),
+                                doing = if (what == "load") "receiving its shards" else "evaluating its shards",
+                                caller = caller, pids = local)
   }
-  for (w in seq_along(answers)) {
-    a <- answers[[w]]
+  for (j in seq_along(answers)) {
+    a <- answers[[j]]
     if (!is.list(a) || !isTRUE(a$ok)) {
+      w <- if (is.null(cluster)) 1L else backend$nodes[j]
+      if (isTRUE(a$outside)) {
+        stop(sprintf(paste("%s: %s could not run femtograd's code (%s); femtograd must be installed on every worker",
+                           "(for workers on this machine, give them this session's library paths:",
+                           "parallel::clusterCall(cl, .libPaths, .libPaths()))"),
+                     caller %||% "fit", shard_worker_label(backend, w), a$message), call. = FALSE)
+      }
       where <- if (is.null(cluster)) "in this R process" else sprintf("on worker %d (%s, pid %s)", w, a$host, a$pid)
       stop(sprintf("%s%s %s: %s", if (is.null(caller)) "" else paste0(caller, ": "),
                    if (is.list(a) && !is.na(a$shard)) sprintf("shard %d failed", a$shard) else "a worker failed",
@@ -296,6 +328,54 @@ shard_send <- function(backend, what, ..., per_worker = NULL, caller = "fit") {
     }
   }
   lapply(answers, `[[`, "result")
+}
+
+# "worker 2 (host, pid 123), which holds shards 2, 4,", for errors.
+shard_worker_label <- function(backend, w) {
+  host <- backend$hosts[w]
+  if (is.na(host)) host <- tryCatch(as.character(backend$cluster[[w]]$host), error = function(e) character(0))
+  shards <- which(backend$owner == w)
+  sprintf("worker %d (%s, pid %s), which holds shard%s %s,", w, if (length(host) && !is.na(host[1])) host[1] else "host unknown",
+          if (is.na(backend$pids[w])) "unknown" else backend$pids[w], if (length(shards) > 1L) "s" else "",
+          paste(shards, collapse = ", "))
+}
+
+# Case weights with shards: NULL, or a list parallel to `shards` of
+# non-negative numbers, one per observation of the shard (`rows`, when
+# known, holds each shard's number of observations), not all zero.
+check_shard_weights <- function(weights, shards, rows = NULL) {
+  if (is.null(weights)) return(NULL)
+  if (!is.list(weights) || is.data.frame(weights) || length(weights) != length(shards)) {
+    stop(sprintf(paste("fit: with shards, weights must be a list of weight vectors parallel to shards",
+                       "(one per shard, here %d, e.g. split(w, g)), got %s"), length(shards),
+                 if (is.list(weights) && !is.data.frame(weights)) sprintf("a list of %d", length(weights))
+                 else sprintf("an object of class '%s' and length %d", paste(class(weights), collapse = "/"), length(weights))),
+         call. = FALSE)
+  }
+  if (!is.null(names(weights)) && !is.null(names(shards)) && !identical(names(weights), names(shards))) {
+    stop(sprintf("fit: weights names its elements %s but the shards are %s; give them in the order of the shards",
+                 paste(names(weights), collapse = ", "), paste(names(shards), collapse = ", ")), call. = FALSE)
+  }
+  for (k in seq_along(weights)) {
+    w <- weights[[k]]
+    label <- shard_label(shards, k)
+    if (!is.numeric(w) || is.object(w) || length(w) == 0L || anyNA(w) || any(!is.finite(w)) || any(w < 0)) {
+      stop(sprintf("fit: the weights of %s must be finite non-negative numbers, one per observation", label),
+           call. = FALSE)
+    }
+    if (!is.null(rows) && length(w) != rows[k]) {
+      stop(sprintf("fit: the weights of %s have length %d but the shard has %d rows (after removing missing values)",
+                   label, length(w), rows[k]), call. = FALSE)
+    }
+  }
+  if (all(unlist(weights) == 0)) stop("fit: weights are all zero", call. = FALSE)
+  lapply(unname(weights), as.double)
+}
+
+# "shard 2 ('b')", or "shard 2" when the shards are not named.
+shard_label <- function(shards, k) {
+  if (!is.null(names(shards)) && nzchar(names(shards)[k])) sprintf("shard %d ('%s')", k, names(shards)[k])
+  else sprintf("shard %d", k)
 }
 
 # What a worker needs to rebuild `spec` for each of its shards.
@@ -371,10 +451,12 @@ sharded_meat <- function(object, caller) {
 }
 
 # The number of observations each shard's kernels see (all of a shard's
-# kernels must see the same), in the order of the shards, for bootstrap().
-sharded_observations <- function(fit) {
+# kernels must see the same), in the order of the shards, for bootstrap()
+# (and for fit()'s weights: `caller` and `what` word the errors as in
+# resampled_observations()).
+sharded_observations <- function(fit, caller = "bootstrap", what = "resampling needs") {
   answers <- shard_request(fit$spec, "observations", working_start(fit$spec, stats::coef(fit)[fit$free]),
-                           caller = "bootstrap")
+                           caller = caller)
   backend <- fit$spec$shards$backend
   counts <- numeric(backend$n_shards)
   for (w in seq_along(answers)) {
@@ -383,18 +465,20 @@ sharded_observations <- function(fit) {
       kernel_counts <- answers[[w]][[j]]$counts
       shard <- indices[j]
       if (length(kernel_counts) == 0L) {
-        stop("bootstrap: the log-likelihood uses no loglik_* kernels, so there are no observations to resample",
-             call. = FALSE)
+        stop(sprintf(paste("%s: the log-likelihood uses no loglik_* kernels, and %s their observations",
+                           "(sums of d-functions written in R are not weighted: use a loglik_* kernel or the formula interface)"),
+                     caller, what), call. = FALSE)
       }
       if (length(unique(kernel_counts)) > 1L) {
-        stop(sprintf(paste("bootstrap: in shard %d the kernels under the log-likelihood see different numbers of",
-                           "observations (%s); resampling needs every kernel to see the same observations"), shard,
-                     paste(sprintf("%s: %d", names(kernel_counts), as.integer(kernel_counts)), collapse = ", ")),
+        stop(sprintf(paste("%s: in shard %d the kernels under the log-likelihood see different numbers of",
+                           "observations (%s); %s every kernel to see the same observations"), caller, shard,
+                     paste(sprintf("%s: %d", names(kernel_counts), as.integer(kernel_counts)), collapse = ", "), what),
              call. = FALSE)
       }
       counts[shard] <- kernel_counts[[1]]
     }
   }
-  if (any(counts == 0)) stop("bootstrap: a shard's kernels have no observations to resample", call. = FALSE)
+  if (any(counts == 0)) stop(sprintf("%s: shard %d's kernels have no observations", caller, which(counts == 0)[1]),
+                             call. = FALSE)
   as.integer(counts)
 }

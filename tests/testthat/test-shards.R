@@ -2,30 +2,8 @@
 # Oracles: the fit of the concatenated data (same model, one shard), glm()
 # and the HC0 sandwich computed by hand from glm's fitted values.
 
-shard_data <- function(n = 450, seed = 13) {
-  set.seed(seed)
-  d <- data.frame(x1 = rnorm(n), x2 = rnorm(n), g = rep(1:3, length.out = n))
-  d$y <- rbinom(n, 1, plogis(-0.4 + 0.9 * d$x1 - 0.6 * d$x2))
-  d
-}
-
-# Written for one shard; everything it uses comes from `data`.
-logistic_shard <- function(beta, data) loglik_logistic(beta, cbind(1, data$x1, data$x2), data$y)
-
-expect_same_fit <- function(sharded, whole, tolerance = 1e-10) {
-  expect_equal(coef(sharded), coef(whole), tolerance = tolerance)
-  expect_equal(vcov(sharded), vcov(whole), tolerance = tolerance)
-  expect_equal(as.numeric(logLik(sharded)), as.numeric(logLik(whole)), tolerance = tolerance)
-  expect_equal(vcov(sharded, type = "sandwich"), vcov(whole, type = "sandwich"), tolerance = tolerance)
-  expect_equal(nobs(sharded), nobs(whole))
-}
-
-# A PSOCK cluster whose workers load femtograd from the library under test.
-test_cluster <- function(workers = 2L) {
-  cl <- parallel::makePSOCKcluster(workers)
-  parallel::clusterCall(cl, function(paths) invisible(.libPaths(paths)), .libPaths())
-  cl
-}
+# The helpers shard_data(), logistic_shard(), expect_same_fit() and
+# test_cluster() are in helper-shards.R.
 
 test_that("a sharded fit without a cluster equals the fit of the concatenated data", {
   d <- shard_data()
@@ -121,7 +99,7 @@ test_that("bad shards are refused before fitting, and a failing shard is named",
   expect_error(fit(function(beta) 0, params = start, shards = shards), "an argument `data`")
   expect_error(fit(logistic_shard, params = start, cluster = "x"), "cluster goes with shards")
   expect_error(fit(logistic_shard, params = start, shards = shards, cluster = list(1)), "cluster must be a cluster")
-  expect_error(fit(y ~ dnorm(mean = mu, sd = 1), params = c(mu = 0), shards = shards), "formula interface")
+  expect_error(fit(y ~ dnorm(mean = mu, sd = 1), params = c(mu = 0), data = d, shards = shards), "not both")
 
   failing <- function(beta, data) {
     if (data$g[1] == 2) stop("cannot read this shard")
@@ -162,20 +140,104 @@ test_that("a sharded fit on a two-worker PSOCK cluster equals the in-process fit
                "shard 3 failed on worker 1 \\(.*, pid [0-9]+\\): disk full")
   again <- fit(logistic_shard, params = start, shards = shards, cluster = cl)
   expect_equal(coef(again), coef(whole), tolerance = 1e-8)
+
+  # an answer left on a worker's connection by an earlier, interrupted call
+  # (made here by posting a call whose answer nobody reads) is discarded
+  post <- get("sendCall", envir = asNamespace("parallel"))
+  post(cl[[1]], function() list(ok = TRUE, result = list(value = 1e6, gradient = c(1, 1, 1), hessian = -diag(3))),
+       list(), tag = "an interrupted call")
+  expect_equal(coef(fit(logistic_shard, params = start, shards = shards, cluster = cl)), coef(whole), tolerance = 1e-8)
 })
 
-test_that("a worker that dies gives an error, not a hang", {
+test_that("a worker killed mid-fit is named with its shards, and a new cluster refits", {
   cl <- test_cluster(2L)
   on.exit(try(parallel::stopCluster(cl), silent = TRUE), add = TRUE)
+  pids <- unlist(parallel::clusterEvalQ(cl, Sys.getpid()))
   d <- shard_data(n = 120, seed = 2)
+  shards <- split(d, d$g)   # shards 1 and 3 on worker 1, shard 2 on worker 2
+  # recorded at every point (no replay); worker 2 kills itself on its 5th
   dying <- function(beta, data) {
-    if (data$g[1] == 2 && sum(abs(beta)) > 0) quit(save = "no")   # dies after the first point
+    if (data$g[1] == 2) {
+      n <- getOption("femtograd.test.evaluations", 0) + 1
+      options(femtograd.test.evaluations = n)
+      if (n == 5) tools::pskill(Sys.getpid())
+    }
     loglik_logistic(beta, cbind(1, data$x1, data$x2), data$y)
   }
-  started <- proc.time()[["elapsed"]]
-  expect_error(fit(dying, params = list(beta = rep(0, 3)), shards = split(d, d$g), cluster = cl),
-               "the cluster failed while evaluating the shards .*rebuild the cluster")
-  expect_lt(proc.time()[["elapsed"]] - started, 30)
+  start <- list(beta = rep(0, 3))
+  # it returns (within seconds: the broken connection is seen at once)
+  expect_error(fit(dying, params = start, shards = shards, cluster = cl, control = list(replay = FALSE)),
+               sprintf(paste0("^fit: worker 2 \\(.*, pid %d\\), which holds shard 2, died or lost its connection while ",
+                              "evaluating its shards .*make a new one and refit"), pids[2]),
+               class = "femtograd_cluster_failure")
+  # the driver is unaffected: on a new cluster the same call fits
+  parallel::stopCluster(cl)
+  cl <- parallel::makePSOCKcluster(1L)
+  # (first, a worker that cannot load femtograd is told so, where its
+  # library paths can leave it out)
+  if (!any(unlist(parallel::clusterEvalQ(cl, { .libPaths(character()); nzchar(system.file(package = "femtograd")) })))) {
+    expect_error(fit(logistic_shard, params = start, shards = shards, cluster = cl),
+                 "worker 1 \\(.*\\), which holds shards 1, 2, 3, could not run femtograd's code .*must be installed on every worker")
+  }
+  parallel::clusterCall(cl, function(paths) invisible(.libPaths(paths)), .libPaths())
+  refit <- fit(logistic_shard, params = start, shards = shards, cluster = cl)
+  expect_same_fit(refit, fit(function(beta) logistic_shard(beta, d), params = start))
+})
+
+test_that("an interrupt on the driver stops the workers, and the next fit reads no stale answer", {
+  # Ctrl-C is simulated in a child R process: a worker sends SIGINT to the
+  # driver, then starts a 60-second evaluation. The driver must interrupt
+  # it (else the next fit on the cluster waits for it) and discard its
+  # answer (else the next fit reads it). Without a cluster, an interrupt
+  # while a shard is evaluated is an interrupt, as in any fit.
+  skip_on_os("windows")   # no SIGINT between processes there
+  script <- tempfile(fileext = ".R")
+  on.exit(unlink(script), add = TRUE)
+  writeLines(c(
+    "library(femtograd)",
+    "cl <- parallel::makePSOCKcluster(2)",
+    "invisible(parallel::clusterCall(cl, function(paths) .libPaths(paths), .libPaths()))",
+    "pids <- unlist(parallel::clusterEvalQ(cl, Sys.getpid()))",
+    "set.seed(1)",
+    "d <- data.frame(x1 = rnorm(120), g = rep(1:3, length.out = 120))",
+    "d$y <- rbinom(120, 1, plogis(0.5 * d$x1))",
+    "ll <- function(beta, data) loglik_logistic(beta, cbind(1, data$x1), data$y)",
+    "slow <- local({",
+    "  driver <- Sys.getpid()",
+    "  function(beta, data) {",
+    "    if (data$g[1] == 2 && sum(abs(beta)) > 0) {",
+    "      tools::pskill(driver, tools::SIGINT)",
+    "      Sys.sleep(60)",
+    "    }",
+    "    loglik_logistic(beta, cbind(1, data$x1), data$y)",
+    "  }",
+    "})",
+    "outcome <- tryCatch({",
+    "  fit(slow, params = list(beta = c(0, 0)), shards = split(d, d$g), cluster = cl, control = list(replay = FALSE))",
+    "  'finished'",
+    "}, interrupt = function(e) 'interrupted', error = function(e) conditionMessage(e))",
+    "started <- proc.time()[['elapsed']]",
+    "again <- fit(ll, params = list(beta = c(0, 0)), shards = split(d, d$g), cluster = cl)",
+    "took <- proc.time()[['elapsed']] - started",
+    "whole <- fit(function(beta) ll(beta, d), params = list(beta = c(0, 0)))",
+    "here <- function(beta, data) {",
+    "  if (data$g[1] == 2 && sum(abs(beta)) > 0) { tools::pskill(Sys.getpid(), tools::SIGINT); Sys.sleep(5) }",
+    "  loglik_logistic(beta, cbind(1, data$x1), data$y)",
+    "}",
+    "in_process <- tryCatch({",
+    "  fit(here, params = list(beta = c(0, 0)), shards = split(d, d$g), control = list(replay = FALSE))",
+    "  'finished'",
+    "}, interrupt = function(e) 'interrupted', error = function(e) 'error')",
+    "cat('RESULT', outcome, took, max(abs(coef(again) - coef(whole))), all(tools::pskill(pids, 0L)), in_process, '\\n')",
+    "parallel::stopCluster(cl)"), script)
+  out <- system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE,
+                 env = paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)))
+  result <- strsplit(grep("^RESULT", out, value = TRUE), " ")[[1]]
+  expect_equal(result[2], "interrupted")
+  expect_lt(as.numeric(result[3]), 30)      # the worker's 60-second evaluation was stopped
+  expect_lt(as.numeric(result[4]), 1e-10)   # the next fit equals the in-process one
+  expect_equal(result[5], "TRUE")           # and both workers are alive
+  expect_equal(result[6], "interrupted")    # without a cluster, the interrupt is the user's, not a shard's error
 })
 
 test_that("the workers of a cluster made by parallelly work too", {
