@@ -273,7 +273,7 @@ fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"
     weights <- check_shard_weights(weights, shards, model$rows)   # shards.R
     backend <- shard_backend(loglik, shards, cluster, control$replay, prepare = model$prepare)
     spec <- fit_spec(bind_shard(loglik, NULL), params, method, control, fixed,
-                     nobs %||% weighted_nobs(unlist(weights)) %||% model$model$nobs, transform, weights = weights,
+                     nobs %||% weighted_nobs(base::unlist(weights)) %||% model$model$nobs, transform, weights = weights,
                      shards = list(backend = backend, outer = NULL))
     out <- run_fit(spec, start = spec$layout$start[spec$free], call = match.call())
     if (!is.null(model)) {

@@ -368,7 +368,7 @@ check_shard_weights <- function(weights, shards, rows = NULL) {
                    label, length(w), rows[k]), call. = FALSE)
     }
   }
-  if (all(unlist(weights) == 0)) stop("fit: weights are all zero", call. = FALSE)
+  if (all(base::unlist(weights) == 0)) stop("fit: weights are all zero", call. = FALSE)
   lapply(unname(weights), as.double)
 }
 
