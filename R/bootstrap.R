@@ -85,6 +85,9 @@ bootstrap <- function(fit, R = 999, type = "nonparametric", progress = interacti
   if (!is.logical(progress) || length(progress) != 1L || is.na(progress)) {
     stop("bootstrap: progress must be TRUE or FALSE", call. = FALSE)
   }
+  if (is_laplace(fit$spec)) {
+    stop("bootstrap: resampling observations is not available for fits with random effects yet", call. = FALSE)
+  }
   n <- resampled_observations(fit)
   attr(n, "apart") <- NULL
   t0 <- stats::coef(fit)[fit$free]

@@ -32,7 +32,7 @@
 # `formula()`, the log-density written with the engine's operations.
 # `size` is the binomial's (plain numbers).
 density_node <- function(log, name, params, x, formula, size = NULL) {
-  log_density <- if (fits_kernel(x, params, size)) {
+  log_density <- if (density_kernels$enabled && fits_kernel(x, params, size)) {
     if (!is.null(size)) size <- rep_len(as.double(size), length(x))
     # data the kernel refuses (a count that is not an integer, a value
     # outside the support) keep the formula and what it gives there
@@ -48,6 +48,20 @@ density_node <- function(log, name, params, x, formula, size = NULL) {
 # log-densities' node; their numbers are never computed unless something
 # else reads them.
 sum_as_kernel <- function(log_density) rust(fg_sum_as_kernel(log_density))
+
+# Whether densities may be recorded as kernel nodes. A random-effects fit
+# records its joint density with the formulas (R/laplace.R): its third and
+# fourth derivatives come from directional derivatives recorded as
+# operations, which the kernels do not have.
+density_kernels <- new.env(parent = emptyenv())
+density_kernels$enabled <- TRUE
+
+without_density_kernels <- function(code) {
+  previous <- density_kernels$enabled
+  density_kernels$enabled <- FALSE
+  on.exit(density_kernels$enabled <- previous, add = TRUE)
+  code
+}
 
 fits_kernel <- function(x, params, size) {
   n <- length(x)

@@ -135,6 +135,10 @@ coef.femtofit <- function(object, ...) object$coefficients
 vcov.femtofit <- function(object, type = c("model", "sandwich"), ...) {
   type <- match.arg(type)
   if (type == "model") return(object$vcov)
+  if (is_laplace(object$spec)) {
+    stop("vcov: sandwich standard errors need per-observation scores, which a Laplace approximation ",
+         "over random effects does not have", call. = FALSE)
+  }
   if (length(object$transforms)) {
     # scores are taken on the optimiser's scale; map the result back
     working <- object$working
@@ -222,7 +226,8 @@ print.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("femtograd maximum-likelihood fit (", x$method, ")\n\n", sep = "")
   cat("Coefficients:\n")
   print(format(stats::coef(x), digits = digits), quote = FALSE)
-  cat(sprintf("\nLog-likelihood: %s  (df = %d)\n", format(x$loglik, digits = digits), sum(x$free)))
+  cat(sprintf("\n%s: %s  (df = %d)\n", if (is.null(x$random_effects)) "Log-likelihood" else
+                "Log-likelihood (Laplace approximation)", format(x$loglik, digits = digits), sum(x$free)))
   print_transforms(x$transforms)
   if (!x$converged) cat("Warning: did not converge:", x$message, "\n")
   invisible(x)
@@ -239,7 +244,8 @@ summary.femtofit <- function(object, type = c("model", "sandwich"), ...) {
   structure(list(coefficients = table, loglik = object$loglik, aic = stats::AIC(object),
                  df = sum(object$free), nobs = object$nobs, iterations = object$iterations,
                  converged = object$converged, message = object$message, method = object$method,
-                 transforms = object$transforms, se_type = type, call = object$call),
+                 transforms = object$transforms, se_type = type, call = object$call,
+                 random = if (!is.null(object$random_effects)) length(object$random_effects$labels)),
             class = "summary.femtofit")
 }
 
@@ -249,6 +255,10 @@ print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L)
   cat("Maximum-likelihood fit by femtograd\n\nCall:\n", paste(deparse(x$call), collapse = "\n"), "\n\n", sep = "")
   stats::printCoefmat(x$coefficients, digits = digits, P.values = TRUE, has.Pvalue = TRUE)
   if (identical(x$se_type, "sandwich")) cat("Standard errors: sandwich (robust to misspecification)\n")
+  if (!is.null(x$random)) {
+    cat(sprintf("Log-likelihood: the Laplace approximation, integrating out %d random effect%s\n",
+                x$random, if (x$random == 1L) "" else "s"))
+  }
   cat(sprintf("\nLog-likelihood: %s on %d parameter%s;  AIC: %s",
               format(x$loglik, digits = digits), x$df, if (x$df == 1L) "" else "s",
               format(x$aic, digits = digits)))

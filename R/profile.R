@@ -203,6 +203,8 @@ profile_point <- function(object, label, value, start) {
     theta <- working_start(object$spec, value)
     loglik <- if (is_sharded(object$spec)) {
       sharded_loglik(object$spec, theta, order = 0L, caller = "profile")$value
+    } else if (is_laplace(object$spec)) {
+      laplace_evaluate(object$spec, theta, 0L, "profile")$value
     } else {
       rec <- record_loglik(object$spec, theta)
       if (inherits(rec, "condition")) stop(conditionMessage(rec), call. = FALSE)

@@ -6,7 +6,7 @@ set -euo pipefail
 
 debian_packages=(r-base-dev r-cran-testthat r-cran-numderiv r-cran-knitr
                  r-cran-rmarkdown pandoc r-cran-roxygen2 r-cran-mass r-cran-survival r-cran-lme4
-                 r-cran-pscl r-cran-parallelly r-cran-emdbook r-cran-bbmle xz-utils)
+                 r-cran-pscl r-cran-parallelly r-cran-emdbook r-cran-bbmle r-cran-nlme r-cran-glmmtmb xz-utils)
 # Peers for the benchmarks under bench/, installed only when asked.
 if [ "${FEMTOGRAD_BENCH_DEPS:-0}" = 1 ]; then
   debian_packages+=(r-cran-tmb r-cran-bench)
