@@ -41,6 +41,8 @@ fg_hessian <- function(root, params) .Call(wrap__fg_hessian, root, params)
 
 fg_hessian_vector <- function(root, params, v) .Call(wrap__fg_hessian_vector, root, params, v)
 
+fg_hessian_times <- function(root, params, directions) .Call(wrap__fg_hessian_times, root, params, directions)
+
 fg_jacobian <- function(root, params) .Call(wrap__fg_jacobian, root, params)
 
 fg_kernel <- function(name, params, x, size, weights, form) .Call(wrap__fg_kernel, name, params, x, size, weights, form)

@@ -162,7 +162,7 @@ laplace_at <- function(state, theta, order) {
   W <- tcrossprod(M)
   U <- W %*% joint$hessian[iu, it, drop = FALSE]          # d u_hat / d theta
   D <- rbind(diag(p), U)                                  # columns d_k
-  s <- laplace_s(state, theta, joint$u, M, second = order >= 2L)
+  s <- laplace_s(state, theta, joint$u, M, second = if (order >= 2L) D)
   gradient <- joint$gradient[it] + 0.5 * drop(crossprod(D, s$gradient))
   if (order == 1L) return(list(value = value, gradient = gradient))
   T_full <- laplace_third(state, theta, joint$u, D)
@@ -173,14 +173,14 @@ laplace_at <- function(state, theta, order) {
     Tk <- T_full[[k]][iu, iu, drop = FALSE]
     Tl <- T_full[[l]][iu, iu, drop = FALSE]
     R_kl <- (T_full[[l]] %*% D[, k])[iu]
-    extra[k, l] <- sum(t(W %*% Tl) * (W %*% Tk)) + drop(D[, k] %*% s$hessian %*% D[, l]) + sum(Wgs * R_kl)
+    extra[k, l] <- sum(t(W %*% Tl) * (W %*% Tk)) + sum(D[, k] * s$hessian_times[, l]) + sum(Wgs * R_kl)
   }
   hessian <- hessian + 0.5 * extra
   list(value = value, gradient = gradient, hessian = (hessian + t(hessian)) / 2)
 }
 
-# The gradient (and with `second`, the Hessian) over x of
-# s(x) = tr(W f_uu(x)), W = M M' held fixed.
+# The gradient over x of s(x) = tr(W f_uu(x)), W = M M' held fixed, and
+# with `second` (a matrix of directions D), its Hessian times D.
 laplace_s <- function(state, theta, u, M, second) {
   if (is.null(state$s)) {
     q <- length(u)
@@ -200,7 +200,10 @@ laplace_s <- function(state, theta, u, M, second) {
     laplace_record(state, theta, u)
     return(laplace_s(state, theta, u, M, second))
   }
-  if (second) rust(fg_hessian(state$s, state$leaves)) else rust(fg_gradient(state$s, state$leaves))
+  if (is.null(second)) return(rust(fg_gradient(state$s, state$leaves)))
+  # the Hessian of s only along the directions it is used with (S2 D), in one
+  # batch of p directions rather than the p + q of the whole Hessian
+  rust(fg_hessian_times(state$s, state$leaves, second))
 }
 
 # For each column d of D, the Hessian over x of D f[d]: the third

@@ -34,6 +34,17 @@ fn fg_hessian_vector(root: Robj, params: List, v: &[f64]) -> Result<Robj> {
     Ok(list!(value = so.value, gradient = so.gradient, hessian_vector = so.hessian_times.into_data()).into())
 }
 
+// H D for the columns of a p x k matrix D, in one batch of k directions.
+#[extendr]
+fn fg_hessian_times(root: Robj, params: List, directions: RMatrix<f64>) -> Result<Robj> {
+    let (rows, dirs) = (directions.nrows(), directions.ncols());
+    let batch = Batch::from_data(rows, dirs, directions.data().to_vec());
+    let so = second_order(&var_from_r(&root)?, &vars_from_r(&params)?, Some(&batch)).map_err(r_error)?;
+    let p = so.gradient.len();
+    let times = RMatrix::new_matrix(p, dirs, |i, j| so.hessian_times.col(j)[i]);
+    Ok(list!(value = so.value, gradient = so.gradient, hessian_times = times).into())
+}
+
 #[extendr]
 fn fg_jacobian(root: Robj, params: List) -> Result<Robj> {
     let j = jacobian(&var_from_r(&root)?, &vars_from_r(&params)?).map_err(r_error)?;
@@ -57,5 +68,6 @@ extendr_module! {
     fn fg_gradient;
     fn fg_hessian;
     fn fg_hessian_vector;
+    fn fg_hessian_times;
     fn fg_jacobian;
 }
