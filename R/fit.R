@@ -470,7 +470,11 @@ run_fit <- function(spec, start, call = NULL) {
   }
   opt <- rust(opt)
   if (is_sharded(spec)) opt <- sharded_outcome(spec, opt)
-  if (!is.null(laplace)) opt <- c(opt, list(observations = NA_real_, saturated = list()))
+  if (!is.null(laplace)) {
+    # the recordings of the joint density (not the optimiser's evaluations)
+    opt <- c(opt[names(opt) != "recordings"], list(observations = NA_real_, saturated = list(),
+                                                   recordings = laplace$recordings))
+  }
   observations <- if (!is.null(spec$nobs)) as.numeric(spec$nobs) else opt$observations
   out <- new_femtofit(opt, spec, observations, call)
   if (!is.null(laplace)) out$random_effects <- laplace_effects(laplace, opt$par)

@@ -83,10 +83,9 @@ laplace_record <- function(state, theta, u) {
   state$theta_leaves <- built$leaves
   state$u_leaves <- unname(u_leaves)
   state$leaves <- c(built$leaves, unname(u_leaves))
-  state$p <- length(theta)
-  state$q <- length(u)
   state$s <- NULL          # recorded when first needed (laplace_s())
   state$directional <- NULL
+  state$recordings <- (state$recordings %||% 0L) + 1L
   invisible(state)
 }
 
@@ -134,7 +133,7 @@ laplace_mode <- function(state, theta) {
     repeat {
       candidate <- u + t * step
       laplace_move(state, theta, candidate)
-      value <- value_of(state$f)
+      value <- numbers_to_show(state$f)   # (value_of() would leave a guard on the tape)
       if (is.finite(value) && value >= joint$value) break
       t <- t / 2
       if (t < 1e-12) break

@@ -50,6 +50,8 @@ test_that("a binomial GLMM's Laplace fit is glmmTMB's, and within lme4's own acc
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("lme4")
   res <- fit(cbpp_joint(), list(beta = c(0, 0, 0, 0), log_tau = 0, u = rep(0, 15)), random = "u")
+  # recorded once: every inner Newton step and outer evaluation replayed it
+  expect_identical(res$recordings, 1L)
   tmb <- glmmTMB::glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd), lme4::cbpp, family = binomial)
   expect_equal(as.numeric(logLik(res)), as.numeric(logLik(tmb)), tolerance = 1e-7)
   expect_equal(unname(coef(res)[1:4]), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-5)
