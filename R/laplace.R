@@ -167,12 +167,11 @@ laplace_at <- function(state, theta, order) {
   T_full <- laplace_third(state, theta, joint$u, D)
   Wgs <- drop(W %*% s$gradient[iu])
   hessian <- (joint$hessian %*% D)[it, , drop = FALSE]   # (F d_l)_theta_k
+  WT <- lapply(T_full, function(T) W %*% T[iu, iu, drop = FALSE])   # W T(d_k), once each
   extra <- matrix(0, p, p)
   for (k in it) for (l in it) {
-    Tk <- T_full[[k]][iu, iu, drop = FALSE]
-    Tl <- T_full[[l]][iu, iu, drop = FALSE]
     R_kl <- (T_full[[l]] %*% D[, k])[iu]
-    extra[k, l] <- sum(t(W %*% Tl) * (W %*% Tk)) + sum(D[, k] * s$hessian_times[, l]) + sum(Wgs * R_kl)
+    extra[k, l] <- sum(t(WT[[l]]) * WT[[k]]) + sum(D[, k] * s$hessian_times[, l]) + sum(Wgs * R_kl)
   }
   hessian <- hessian + 0.5 * extra
   list(value = value, gradient = gradient, hessian = (hessian + t(hessian)) / 2)
