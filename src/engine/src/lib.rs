@@ -4,6 +4,7 @@
 
 // The tape (recording, replay), the operations with their rules, the
 // sweeps over a tape, the fused log-likelihood kernels, the optimisers.
+pub mod blocks;
 pub mod error;
 pub mod kernels;
 pub mod linalg;
@@ -17,7 +18,7 @@ pub mod tape;
 pub mod tensor;
 
 // Short paths for the modules every layer uses.
-pub use sweeps::{adjoints, backward, batch, directional, scalar_tape, scores, second_order, terms};
+pub use sweeps::{adjoints, backward, batch, directional, hessian_pattern, scalar_tape, scores, second_order, terms};
 pub use tape::{record, replay};
 
 #[cfg(test)]

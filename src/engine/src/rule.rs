@@ -28,6 +28,7 @@ use std::fmt::Debug;
 use std::rc::Rc;
 
 use crate::batch::Batch;
+use crate::hessian_pattern::{conservative, Dependence, Pairs, Set};
 use crate::tape::{Operand, Var};
 use crate::tensor::Tensor;
 use crate::Result;
@@ -90,6 +91,17 @@ pub trait Rule: Debug {
              write this part of the model with arithmetic and elementwise functions",
             self.name()
         )))
+    }
+
+    /// Hessian sparsity (see `sweeps/hessian_pattern.rs`): given the
+    /// parameter sets of each input's elements (`None` for an input that
+    /// depends on no parameter; `fixed` marks inputs whose numbers no
+    /// replay can change, whose zeros are therefore structural), the sets
+    /// of the output's elements, after adding to `pairs` every pair the
+    /// operation's second derivatives can couple. The default assumes the
+    /// worst: each output element depends on everything, all of it coupled.
+    fn dependence(&self, site: &Site, inputs: &[Option<&[Set]>], _fixed: &[bool], pairs: &mut Pairs) -> Dependence {
+        conservative(site.output.numel(), inputs, false, pairs)
     }
 
     /// Fast path for elementwise operations on scalars (models written as
@@ -185,6 +197,12 @@ pub trait LinearOp: Debug {
     fn apply(&self, x: &[f64], y: &mut [f64]);
     /// x += L' y, for one column of length numel(y).
     fn apply_transpose(&self, y: &[f64], x: &mut [f64]);
+    /// Hessian sparsity: the parameter sets of y's elements given x's
+    /// (a linear operation couples nothing). By default every element of y
+    /// depends on all of x, as a sum's does.
+    fn dependence(&self, x: &[Set], output_len: usize) -> Vec<Set> {
+        vec![crate::hessian_pattern::union(x); output_len]
+    }
 }
 
 /// Adapter that turns a `LinearOp` into a full `Rule`.
@@ -208,6 +226,9 @@ impl<L: LinearOp> Rule for Linear<L> {
     }
     fn jvp_graph(&self, _inputs: &[Operand], _output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {
         tangents[0].as_ref().map(|t| self.0.record(t)).transpose()
+    }
+    fn dependence(&self, site: &Site, inputs: &[Option<&[Set]>], _fixed: &[bool], _pairs: &mut Pairs) -> Dependence {
+        inputs[0].map(|x| self.0.dependence(x, site.output.numel()))
     }
     fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
         let t = tangents[0]?;

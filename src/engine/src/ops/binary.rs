@@ -8,7 +8,10 @@
 //!   as operations (`jvp_graph`): the same g_a adot + g_b bdot, with the
 //!   partials written with the engine's operations (see `tangent_term`).
 
+use std::rc::Rc;
+
 use crate::batch::Batch;
+use crate::hessian_pattern::{element, empty, union, Dependence, Pairs, Set};
 use crate::record::{binary, unary};
 use crate::rule::{Partials, Rule, Site};
 use crate::tape::{Operand, Var};
@@ -154,6 +157,35 @@ impl Binary {
 impl Rule for Binary {
     fn name(&self) -> &'static str {
         self.label()
+    }
+
+    /// a + b and a - b couple nothing, a * b couples a with b (g_ab), a / b
+    /// also b with itself (g_bb), a^b everything (g_aa, g_ab, g_bb).
+    fn dependence(&self, site: &Site, inputs: &[Option<&[Set]>], _fixed: &[bool], pairs: &mut Pairs) -> Dependence {
+        let none = [empty()];
+        let a = inputs[0].unwrap_or(&none);
+        let b = inputs[1].unwrap_or(&none);
+        let mut out = Vec::with_capacity(site.output.numel());
+        for k in 0..site.output.numel() {
+            let (sa, sb) = (element(a, k), element(b, k));
+            match self {
+                Binary::Add | Binary::Sub => {}
+                Binary::Mul => pairs.product(sa, sb),
+                Binary::Div => {
+                    pairs.product(sa, sb);
+                    pairs.square(sb);
+                }
+                Binary::Pow => pairs.square(&union([sa, sb])),
+            }
+            out.push(if sb.is_empty() {
+                Rc::clone(sa)
+            } else if sa.is_empty() {
+                Rc::clone(sb)
+            } else {
+                union([sa, sb])
+            });
+        }
+        Some(out)
     }
 
     fn jvp_graph(&self, inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {

@@ -7,7 +7,10 @@
 //! Its tangent as operations is the concatenation of the inputs' tangents
 //! (zeros for an input that does not move).
 
+use std::rc::Rc;
+
 use crate::batch::Batch;
+use crate::hessian_pattern::{empty, Dependence, Pairs, Set};
 use crate::record;
 use crate::rule::{input_value, Rule, Site};
 use crate::tape::{Operand, Var};
@@ -51,6 +54,18 @@ impl Concat {
 impl Rule for Concat {
     fn name(&self) -> &'static str {
         "c"
+    }
+
+    fn dependence(&self, site: &Site, inputs: &[Option<&[Set]>], _fixed: &[bool], _pairs: &mut Pairs) -> Dependence {
+        let none = empty();
+        let mut out = Vec::with_capacity(site.output.numel());
+        for (value, deps) in site.inputs.iter().zip(inputs) {
+            match deps {
+                Some(d) => out.extend(d.iter().cloned()),
+                None => out.extend((0..value.numel()).map(|_| Rc::clone(&none))),
+            }
+        }
+        Some(out)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {

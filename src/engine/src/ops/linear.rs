@@ -2,7 +2,11 @@
 //! from `Linear` (see `rule.rs`); here each states only y = L x, x += L'y,
 //! and how to record itself on another value (its tangent as operations).
 
+use std::rc::Rc;
+
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+
+use crate::hessian_pattern::Set;
 
 use crate::record;
 use crate::rule::{Linear, LinearOp};
@@ -96,6 +100,16 @@ impl LinearOp for Transpose {
         let mut into = column_major_mut(x, self.rows, self.cols);
         into += &column_major(y, self.cols, self.rows).t();
     }
+    fn dependence(&self, x: &[Set], _output_len: usize) -> Vec<Set> {
+        // y[j, i] = x[i, j]
+        let mut y = Vec::with_capacity(x.len());
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                y.push(Rc::clone(&x[i + j * self.rows]));
+            }
+        }
+        y
+    }
 }
 
 /// y = x' for a rows x cols column-major x: ndarray's transposed view does
@@ -161,6 +175,9 @@ impl LinearOp for Gather {
         for (&v, &p) in y.iter().zip(&self.positions) {
             x[p] += v;
         }
+    }
+    fn dependence(&self, x: &[Set], _output_len: usize) -> Vec<Set> {
+        self.positions.iter().map(|&p| Rc::clone(&x[p])).collect()
     }
 }
 

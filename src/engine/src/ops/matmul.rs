@@ -13,7 +13,10 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+use std::rc::Rc;
+
 use crate::batch::Batch;
+use crate::hessian_pattern::{conservative, empty, union, Dependence, Pairs, Set};
 use crate::record;
 use crate::rule::{input_value, Rule, Site};
 use crate::tape::{Operand, Var};
@@ -105,6 +108,45 @@ impl MatMul {
 impl Rule for MatMul {
     fn name(&self) -> &'static str {
         "%*%"
+    }
+
+    /// c_ij = sum_k a_ik b_kj depends on a_ik where b_kj can be non-zero
+    /// and on b_kj where a_ik can (a zero of fixed data is a structural
+    /// zero: Z %*% u with a data matrix Z keeps Z's sparsity), and couples
+    /// a_ik with b_kj.
+    fn dependence(&self, site: &Site, inputs: &[Option<&[Set]>], fixed: &[bool], pairs: &mut Pairs) -> Dependence {
+        let (a, b) = (site.inputs[0], site.inputs[1]);
+        let Ok(((m, k), (_, n))) = operand_dims(&a.shape, &b.shape) else {
+            return conservative(site.output.numel(), inputs, false, pairs);
+        };
+        let none = [empty()];
+        let a_deps = inputs[0].unwrap_or(&none);
+        let b_deps = inputs[1].unwrap_or(&none);
+        let set_a = |i: usize, l: usize| if inputs[0].is_some() { &a_deps[i + l * m] } else { &none[0] };
+        let set_b = |l: usize, j: usize| if inputs[1].is_some() { &b_deps[l + j * k] } else { &none[0] };
+        let can_be_nonzero = |x: &Tensor, is_fixed: bool, at: usize| !is_fixed || x.data[at] != 0.0;
+        let mut out = Vec::with_capacity(m * n);
+        for j in 0..n {
+            for i in 0..m {
+                let mut sets: Vec<&Set> = Vec::new();
+                for l in 0..k {
+                    let (sa, sb) = (set_a(i, l), set_b(l, j));
+                    if !sa.is_empty() && can_be_nonzero(b, fixed[1], l + j * k) {
+                        sets.push(sa);
+                    }
+                    if !sb.is_empty() && can_be_nonzero(a, fixed[0], i + l * m) {
+                        sets.push(sb);
+                    }
+                    pairs.product(sa, sb);
+                }
+                out.push(match sets.len() {
+                    0 => empty(),
+                    1 => Rc::clone(sets[0]),
+                    _ => union(sets),
+                });
+            }
+        }
+        Some(out)
     }
 
     fn forward(&self, inputs: &[&Tensor]) -> Result<Tensor> {

@@ -11,6 +11,7 @@
 use std::f64::consts::PI;
 
 use crate::batch::Batch;
+use crate::hessian_pattern::{Dependence, Pairs, Set};
 use crate::normal;
 use crate::record::{binary, unary};
 use crate::replay::{compare_values, Side};
@@ -325,6 +326,16 @@ impl Unary {
 impl Rule for Unary {
     fn name(&self) -> &'static str {
         self.label()
+    }
+
+    fn dependence(&self, _site: &Site, inputs: &[Option<&[Set]>], _fixed: &[bool], pairs: &mut Pairs) -> Dependence {
+        let x = inputs[0]?;
+        if *self != Unary::Neg {
+            for s in x {
+                pairs.square(s);
+            }
+        }
+        Some(x.to_vec())
     }
 
     fn jvp_graph(&self, inputs: &[Operand], output: &Var, tangents: &[Option<Var>]) -> Result<Option<Var>> {

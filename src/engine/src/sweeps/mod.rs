@@ -12,6 +12,9 @@ pub mod batch;
 pub mod directional;
 #[cfg(test)]
 mod directional_tests;
+pub mod hessian_pattern;
+#[cfg(test)]
+mod hessian_pattern_tests;
 pub mod scalar_tape;
 pub mod scores;
 pub mod second_order;
