@@ -245,7 +245,8 @@ summary.femtofit <- function(object, type = c("model", "sandwich"), ...) {
                  df = sum(object$free), nobs = object$nobs, iterations = object$iterations,
                  converged = object$converged, message = object$message, method = object$method,
                  transforms = object$transforms, se_type = type, call = object$call,
-                 random = if (!is.null(object$random_effects)) length(object$random_effects$labels)),
+                 random = if (!is.null(object$random_effects)) length(object$random_effects$labels),
+                 random_blocks = object$random_effects$blocks),
             class = "summary.femtofit")
 }
 
@@ -256,8 +257,10 @@ print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L)
   stats::printCoefmat(x$coefficients, digits = digits, P.values = TRUE, has.Pvalue = TRUE)
   if (identical(x$se_type, "sandwich")) cat("Standard errors: sandwich (robust to misspecification)\n")
   if (!is.null(x$random)) {
-    cat(sprintf("Log-likelihood: the Laplace approximation, integrating out %d random effect%s\n",
-                x$random, if (x$random == 1L) "" else "s"))
+    cat(sprintf("Log-likelihood: the Laplace approximation, integrating out %d random effect%s%s\n",
+                x$random, if (x$random == 1L) "" else "s",
+                if (is.null(x$random_blocks)) "" else
+                  sprintf(" (in %d independent block%s)", x$random_blocks, if (x$random_blocks == 1L) "" else "s")))
   }
   cat(sprintf("\nLog-likelihood: %s on %d parameter%s;  AIC: %s",
               format(x$loglik, digits = digits), x$df, if (x$df == 1L) "" else "s",

@@ -113,3 +113,60 @@ test_that("a fit with random effects says so, and refuses what it cannot do", {
   }
   expect_error(suppressWarnings(fit(kernel_joint, start, random = "u")), "loglik_normal|normal")
 })
+
+# Random effects that meet in terms: a random walk (each effect meets its
+# neighbours: a tridiagonal Hessian, one block) and crossed effects (every
+# row effect meets every column effect: one block). The pattern, blocks and
+# colours come from the recording; the oracles here use none of them: the
+# Laplace value from the dense Hessian of the joint density (hessian()) and
+# base R's determinant(), and the derivatives from numDeriv.
+laplace_value_dense <- function(joint, theta, u) {
+  H <- -hessian(function(p) do.call(joint, c(as.list(theta), list(u = p[[1]]))), list(val(u)))
+  do.call(joint, c(as.list(theta), list(u = u))) - 0.5 * determinant(H)$modulus[[1]] + length(u) / 2 * log(2 * pi)
+}
+
+check_coupled_laplace <- function(joint, start, blocks, colours) {
+  res <- fit(joint, start, random = "u")
+  expect_true(res$converged)
+  expect_equal(res$random_effects$blocks, blocks)
+  expect_equal(res$random_effects$colours, colours)
+  u_hat <- ranef(res)$mode
+  expect_equal(res$loglik, laplace_value_dense(joint, coef(res), u_hat), tolerance = 1e-10)
+  objective <- femtograd:::laplace_objective(res$spec)
+  theta <- unname(coef(res)) + 0.15
+  exact <- objective(theta, 2L)
+  expect_equal(exact$gradient, numDeriv::grad(function(t) objective(t, 0L)$value, theta), tolerance = 1e-6)
+  expect_equal(exact$hessian, numDeriv::jacobian(function(t) objective(t, 1L)$gradient, theta), tolerance = 1e-6)
+  res
+}
+
+test_that("random effects that meet (a random walk, crossed effects) are integrated out exactly", {
+  skip_if_not_installed("numDeriv")
+  set.seed(11)
+  steps <- 25
+  counts <- rpois(steps, exp(1 + cumsum(rnorm(steps, sd = 0.3))))
+  walk <- function(b0, log_sd, u) {
+    sum(dpois(counts, exp(b0 + u), log = TRUE)) + dnorm(u[1], 0, exp(log_sd), log = TRUE) +
+      sum(dnorm(u[-1] - u[-steps], 0, exp(log_sd), log = TRUE))
+  }
+  res <- check_coupled_laplace(walk, list(b0 = 0, log_sd = 0, u = rep(0, steps)), blocks = 1L, colours = 3L)
+  expect_output(print(summary(res)), "25 random effects \\(in 1 independent block\\)")
+
+  rows <- rep(1:5, times = 4)
+  cols <- rep(1:4, each = 5)
+  y <- rpois(20, exp(0.5 + rnorm(5, sd = 0.5)[rows] + rnorm(4, sd = 0.5)[cols]))
+  crossed <- function(mu, log_sd_r, log_sd_c, u) {
+    eta <- mu + u[rows] + u[5 + cols]
+    sum(dpois(y, exp(eta), log = TRUE)) + sum(dnorm(u[1:5], 0, exp(log_sd_r), log = TRUE)) +
+      sum(dnorm(u[6:9], 0, exp(log_sd_c), log = TRUE))
+  }
+  check_coupled_laplace(crossed, list(mu = 0, log_sd_r = -0.5, log_sd_c = -0.5, u = rep(0, 9)),
+                        blocks = 1L, colours = 9L)
+})
+
+test_that("independent groups make independent blocks, all of one colour", {
+  res <- fit(cbpp_joint(), list(beta = c(0, 0, 0, 0), log_tau = 0, u = rep(0, 15)), random = "u")
+  expect_equal(res$random_effects[c("blocks", "largest_block", "colours")],
+               list(blocks = 15L, largest_block = 1L, colours = 1L))
+  expect_output(print(summary(res)), "15 random effects \\(in 15 independent blocks\\)")
+})

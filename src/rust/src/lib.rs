@@ -4,6 +4,7 @@
 
 use extendr_api::prelude::*;
 
+mod blocks;
 mod convert;
 mod derivatives;
 mod graph;
@@ -13,6 +14,7 @@ mod native;
 
 extendr_module! {
     mod femtograd;
+    use blocks;
     use graph;
     use derivatives;
     use likelihood;
