@@ -52,7 +52,8 @@ sum_as_kernel <- function(log_density) rust(fg_sum_as_kernel(log_density))
 # Whether densities may be recorded as kernel nodes. A random-effects fit
 # records its joint density with the formulas (R/laplace.R): its third and
 # fourth derivatives come from directional derivatives recorded as
-# operations, which the kernels do not have.
+# operations, which the kernels do not have. loglik_*() calls then record
+# their formulas too (R/kernel-formulas.R).
 density_kernels <- new.env(parent = emptyenv())
 density_kernels$enabled <- TRUE
 

@@ -110,6 +110,9 @@ kernel <- function(name, params, x, size = NULL, form = "counted") {
   check_data(x, caller, "x")
   if (!is.null(size)) check_data(size, caller, "size")
   any_value <- any(vapply(params, is_value, logical(1)))
+  if (any_value && form == "counted" && !density_kernels$enabled) {
+    return(kernel_as_formula(name, params, x, size))   # R/kernel-formulas.R
+  }
   nodes <- lapply(params, as_node, caller = caller)
   # the other forms stand in for densities written in R, which the
   # bootstrap's weights never reach (see density_node())

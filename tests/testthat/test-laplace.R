@@ -107,11 +107,18 @@ test_that("a fit with random effects says so, and refuses what it cannot do", {
   expect_error(fit(joint, start, random = c("mu", "log_sigma", "log_tau", "u")), "every parameter")
   expect_error(fit(joint, start, random = "u", fixed = c(u1 = 0)), "cannot be fixed")
   expect_error(ranef(fit(function(mu) -(mu - 1)^2, c(mu = 0))), "no random effects")
-  # a fused kernel has no rule for the third derivatives: a clear error
+  # a loglik_*() kernel inside the joint density records its formula
   kernel_joint <- function(mu, log_sigma, log_tau, u) {
     loglik_normal(mu + u[g], exp(log_sigma), y) + sum(dnorm(u, 0, exp(log_tau), log = TRUE))
   }
-  expect_error(suppressWarnings(fit(kernel_joint, start, random = "u")), "loglik_normal|normal")
+  with_kernel <- fit(kernel_joint, start, random = "u", nobs = 24)
+  expect_equal(coef(with_kernel), coef(res), tolerance = 1e-8)
+  expect_equal(se(with_kernel), se(res), tolerance = 1e-8)
+  # one without a formula is refused with its name
+  zip_joint <- function(mu, log_sigma, log_tau, u) {
+    loglik_zip(0.2, exp(mu + u[g]), rpois(24, 2)) + sum(dnorm(u, 0, exp(log_tau), log = TRUE))
+  }
+  expect_error(suppressWarnings(fit(zip_joint, start, random = "u")), "loglik_zip: inside a joint density")
 })
 
 # Random effects that meet in terms: a random walk (each effect meets its
