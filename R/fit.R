@@ -171,12 +171,15 @@
 #'   Hessian are exact (third and fourth derivatives of the joint density,
 #'   from directional derivatives recorded as operations): no finite
 #'   differences anywhere. The start values of `random` are the first
-#'   modes. Write the densities with `dnorm()`, `dpois()`, ... or arithmetic
-#'   (the `loglik_*()` kernels have no rules for these derivatives and are
-#'   refused). [ranef()] gives the modes at the estimate with conditional
-#'   standard errors; `logLik()` is the Laplace approximation; give `nobs`
-#'   for `BIC()`. Random effects of different groups make H sparse, but it is
-#'   factorised densely for now: up to some hundreds of random effects.
+#'   modes. Densities (`dnorm()`, `dpois()`, ..., and `loglik_*()` calls
+#'   except `loglik_zip()`, `loglik_zinb()`, `loglik_pareto()` and
+#'   `loglik_betabinom()`) are recorded as their formulas. H's sparsity is
+#'   read from the recording: random effects that never meet in a term
+#'   (those of different groups) make independent blocks, factorised one by
+#'   one, so tens of thousands of random intercepts are cheap; effects that
+#'   all meet (crossed factors) make one dense block. [ranef()] gives the
+#'   modes at the estimate with conditional standard errors; `logLik()` is
+#'   the Laplace approximation; give `nobs` for `BIC()`.
 #' @param weights Case weights: non-negative numbers, one per observation,
 #'   multiplying each observation's log-likelihood (an integer weight is the
 #'   same as repeating the observation that many times, for the estimates,

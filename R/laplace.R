@@ -36,7 +36,8 @@
 # The weights w_c and the directions d_l enter those recordings as values (leaves), so
 # that every later point replays them instead of recording them again.
 # The densities are recorded as formulas (not as the fused kernels, which
-# have no rule for directional derivatives as operations).
+# have no rule for directional derivatives as operations), loglik_*() calls
+# included (R/kernel-formulas.R).
 
 # The random effects' part of a fit's spec: their names, shapes and starts.
 laplace_random <- function(random, params, loglik) {

@@ -12,8 +12,8 @@ use femtograd_engine::hessian_pattern::hessian_pattern;
 
 use crate::convert::{r_error, var_from_r, vars_from_r};
 
-/// The pattern of the Hessian of `root` in the leaves `random`, or NULL
-/// when it would hold more than `limit` pairs (then dense).
+// The pattern of the Hessian of `root` in the leaves `random`, or NULL
+// when it would hold more than `limit` pairs (then dense).
 #[extendr]
 fn fg_hessian_pattern(root: Robj, random: List, limit: f64) -> Result<Robj> {
     let found = hessian_pattern(&var_from_r(&root)?, &vars_from_r(&random)?, limit as usize).map_err(r_error)?;
@@ -35,7 +35,7 @@ fn pattern(q: i32, row: &[i32], col: &[i32]) -> Result<BlockPattern> {
     BlockPattern::new(q as usize, pairs).map_err(r_error)
 }
 
-/// The colour of each column (0-based), the number of blocks and the largest.
+// The colour of each column (0-based), the number of blocks and the largest.
 #[extendr]
 fn fg_block_structure(q: i32, row: &[i32], col: &[i32]) -> Result<Robj> {
     let p = pattern(q, row, col)?;
@@ -43,7 +43,7 @@ fn fg_block_structure(q: i32, row: &[i32], col: &[i32]) -> Result<Robj> {
     Ok(list!(colour = colour, blocks = p.n_blocks() as i32, largest = p.largest_block() as i32).into())
 }
 
-/// Solves A X = B for A given on the pattern; also log det A.
+// Solves A X = B for A given on the pattern; also log det A.
 #[extendr]
 fn fg_block_solve(q: i32, row: &[i32], col: &[i32], values: &[f64], rhs: RMatrix<f64>) -> Result<Robj> {
     let p = pattern(q, row, col)?;
@@ -57,14 +57,14 @@ fn fg_block_solve(q: i32, row: &[i32], col: &[i32], values: &[f64], rhs: RMatrix
     Ok(list!(solution = solution, log_det = factor.log_det()).into())
 }
 
-/// The entries of A^-1 at the pattern's pairs.
+// The entries of A^-1 at the pattern's pairs.
 #[extendr]
 fn fg_block_inverse(q: i32, row: &[i32], col: &[i32], values: &[f64]) -> Result<Vec<f64>> {
     let p = pattern(q, row, col)?;
     Ok(p.factor(values).map_err(r_error)?.inverse_on_pattern())
 }
 
-/// tr(A^-1 T_l A^-1 T_k) for the columns T_l of `ts` (each on the pattern).
+// tr(A^-1 T_l A^-1 T_k) for the columns T_l of `ts` (each on the pattern).
 #[extendr]
 fn fg_block_traces(q: i32, row: &[i32], col: &[i32], values: &[f64], ts: RMatrix<f64>) -> Result<Robj> {
     let p = pattern(q, row, col)?;
