@@ -116,9 +116,9 @@ laplace_pattern_limit <- 2e7
 # entry (i, j) is row p + i of the product with colour(j)'s direction (`at`).
 laplace_structure <- function(f, u_leaves, p, q) {
   pattern <- rust(fg_hessian_pattern(f, u_leaves, laplace_pattern_limit))
-  if (is.null(pattern)) {
-    lower <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE) - 1L
-    pattern <- list(row = unname(lower[, 1]), col = unname(lower[, 2]))
+  if (is.null(pattern)) {   # too many pairs to list one by one: every pair, by column
+    col <- rep.int(seq_len(q) - 1L, q:1)
+    pattern <- list(row = sequence(q:1, from = seq_len(q)) - 1L, col = col)
   }
   blocks <- rust(fg_block_structure(q, pattern$row, pattern$col))
   colour <- blocks$colour + 1L
