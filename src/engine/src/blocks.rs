@@ -1,22 +1,29 @@
 //! Sparse symmetric positive definite matrices that split into independent
-//! dense blocks: the negative Hessian H of a joint log density in its
-//! random effects, where effects of different groups never meet in one
-//! term. The blocks are the connected components of H's sparsity pattern
+//! blocks: the negative Hessian H of a joint log density in its random
+//! effects, where effects of different groups never meet in one term. The
+//! blocks are the connected components of H's sparsity pattern
 //! (`hessian_pattern`), so every operation here is exact: H^-1 has the same
 //! blocks, and its entries within a block are all that tr(H^-1 A) ever
 //! reads for an A with H's pattern.
+//!
+//! A block of a few effects (one group's) is a small dense matrix, handled
+//! by plain loops; a large one (effects that all meet: crossed factors)
+//! by faer's blocked dense routines; a large one whose effects each meet
+//! only a few others (a random walk, a spatial field) by its sparse
+//! Cholesky factor (`sparse_cholesky.rs`), whose inverse is never formed.
 //!
 //! Matrices are given by their lower-triangle entries (row >= column, the
 //! diagonal included) in the order of the pattern's pairs.
 
 use faer::{Mat, Side};
 
+use crate::sparse_cholesky::SparseCholesky;
 use crate::{bail, Result};
 
 /// Blocks larger than this are factorised and inverted by faer's blocked
-/// dense routines (random effects that all meet: crossed factors, a random
-/// walk); smaller ones, the common case of a few effects per group, by the
-/// plain loops below, which cost nothing to set up.
+/// dense routines, or kept sparse (see `is_sparse`); smaller ones, the
+/// common case of a few effects per group, by the plain loops below, which
+/// cost nothing to set up.
 const LARGE_BLOCK: usize = 48;
 
 /// A pattern: its pairs, and the blocks they make.
@@ -25,16 +32,22 @@ pub struct BlockPattern {
     pairs: Vec<(u32, u32)>,
     /// The members of each block, in increasing order.
     blocks: Vec<Vec<usize>>,
-    /// For each index: its block and its place within it.
-    block_of: Vec<usize>,
+    /// The pairs (their positions in `pairs`) within each block.
+    pairs_of: Vec<Vec<usize>>,
+    /// For each index: its place within its block.
     slot: Vec<usize>,
+}
+
+enum Factor {
+    /// Lower triangular, column-major, m x m.
+    Dense(Vec<f64>),
+    Sparse(SparseCholesky),
 }
 
 /// The Cholesky factors of the blocks of a matrix with that pattern.
 pub struct BlockFactor<'a> {
     pattern: &'a BlockPattern,
-    /// Lower triangular, column-major, m x m for a block of m.
-    factors: Vec<Vec<f64>>,
+    factors: Vec<Factor>,
 }
 
 fn find(parent: &mut [usize], mut i: usize) -> usize {
@@ -74,7 +87,11 @@ impl BlockPattern {
             slot[i] = blocks[b].len();
             blocks[b].push(i);
         }
-        Ok(BlockPattern { q, pairs, blocks, block_of, slot })
+        let mut pairs_of: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
+        for (k, &(i, _)) in pairs.iter().enumerate() {
+            pairs_of[block_of[i as usize]].push(k);
+        }
+        Ok(BlockPattern { q, pairs, blocks, pairs_of, slot })
     }
 
     pub fn n_blocks(&self) -> usize {
@@ -83,6 +100,24 @@ impl BlockPattern {
 
     pub fn largest_block(&self) -> usize {
         self.blocks.iter().map(Vec::len).max().unwrap_or(0)
+    }
+
+    /// Whether block b is kept sparse: large, and at most a tenth of its
+    /// lower triangle in the pattern.
+    fn is_sparse(&self, b: usize) -> bool {
+        let m = self.blocks[b].len();
+        m > LARGE_BLOCK && self.pairs_of[b].len() * 10 <= m * (m + 1) / 2
+    }
+
+    /// Block b's pairs in the block's own numbering.
+    fn local_entries(&self, b: usize) -> Vec<(usize, usize)> {
+        self.pairs_of[b]
+            .iter()
+            .map(|&k| {
+                let (i, j) = self.pairs[k];
+                (self.slot[i as usize], self.slot[j as usize])
+            })
+            .collect()
     }
 
     /// A colour per column such that two columns of one colour never have
@@ -119,32 +154,51 @@ impl BlockPattern {
         colour
     }
 
-    /// Each block of `values` (aligned with the pairs) as a dense symmetric matrix.
-    fn dense_blocks(&self, values: &[f64]) -> Result<Vec<Vec<f64>>> {
+    fn check_values(&self, values: &[f64]) -> Result<()> {
         if values.len() != self.pairs.len() {
             bail!("block pattern: {} values for a pattern of {} entries", values.len(), self.pairs.len());
         }
-        let mut dense: Vec<Vec<f64>> = self.blocks.iter().map(|b| vec![0.0; b.len() * b.len()]).collect();
-        for (&(i, j), &v) in self.pairs.iter().zip(values) {
-            let (i, j) = (i as usize, j as usize);
-            let (b, si, sj) = (self.block_of[i], self.slot[i], self.slot[j]);
-            let m = self.blocks[b].len();
-            dense[b][si + sj * m] = v;
-            dense[b][sj + si * m] = v;
+        Ok(())
+    }
+
+    /// Block b of `values` (aligned with the pairs) as a dense symmetric matrix.
+    fn dense_block(&self, b: usize, values: &[f64]) -> Vec<f64> {
+        let m = self.blocks[b].len();
+        let mut dense = vec![0.0; m * m];
+        for &k in &self.pairs_of[b] {
+            let (i, j) = self.pairs[k];
+            let (si, sj) = (self.slot[i as usize], self.slot[j as usize]);
+            dense[si + sj * m] = values[k];
+            dense[sj + si * m] = values[k];
         }
-        Ok(dense)
+        dense
+    }
+
+    /// Block b's numbers, in the order of its pairs.
+    fn block_values(&self, b: usize, values: &[f64]) -> Vec<f64> {
+        self.pairs_of[b].iter().map(|&k| values[k]).collect()
     }
 
     /// The Cholesky factor of every block; an error naming the first
     /// effect whose pivot is not positive (the matrix is not positive definite).
     pub fn factor(&self, values: &[f64]) -> Result<BlockFactor<'_>> {
-        let mut factors = self.dense_blocks(values)?;
-        for (b, a) in factors.iter_mut().enumerate() {
+        self.check_values(values)?;
+        let mut factors = Vec::with_capacity(self.blocks.len());
+        for b in 0..self.blocks.len() {
             let m = self.blocks[b].len();
-            let factored = if m > LARGE_BLOCK { faer_cholesky_in_place(a, m) } else { cholesky_in_place(a, m) };
-            if let Err(k) = factored {
+            let (factor, failed) = if self.is_sparse(b) {
+                let mut f = SparseCholesky::symbolic(m, &self.local_entries(b))?;
+                let failed = f.factor(&self.block_values(b, values)).err();
+                (Factor::Sparse(f), failed)
+            } else {
+                let mut a = self.dense_block(b, values);
+                let failed = if m > LARGE_BLOCK { faer_cholesky_in_place(&mut a, m) } else { cholesky_in_place(&mut a, m) }.err();
+                (Factor::Dense(a), failed)
+            };
+            if let Some(k) = failed {
                 bail!("the matrix is not positive definite (pivot of element {})", self.blocks[b][k] + 1);
             }
+            factors.push(factor);
         }
         Ok(BlockFactor { pattern: self, factors })
     }
@@ -225,13 +279,30 @@ fn cholesky_solve_in_place(l: &[f64], m: usize, x: &mut [f64]) {
     }
 }
 
+/// A dense block's inverse from its factor.
+fn dense_inverse(l: &[f64], m: usize) -> Vec<f64> {
+    if m > LARGE_BLOCK {
+        return faer_inverse(l, m);
+    }
+    let mut w = vec![0.0; m * m];
+    for j in 0..m {
+        let column = &mut w[j * m..(j + 1) * m];
+        column[j] = 1.0;
+        cholesky_solve_in_place(l, m, column);
+    }
+    w
+}
+
 impl BlockFactor<'_> {
     /// log det of the matrix.
     pub fn log_det(&self) -> f64 {
         self.factors
             .iter()
             .zip(&self.pattern.blocks)
-            .map(|(l, b)| (0..b.len()).map(|i| 2.0 * l[i + i * b.len()].ln()).sum::<f64>())
+            .map(|(factor, b)| match factor {
+                Factor::Dense(l) => (0..b.len()).map(|i| 2.0 * l[i + i * b.len()].ln()).sum::<f64>(),
+                Factor::Sparse(f) => f.log_det(),
+            })
             .sum()
     }
 
@@ -241,10 +312,13 @@ impl BlockFactor<'_> {
         let mut x = Vec::new();
         for c in 0..cols {
             let column = &mut rhs[c * q..(c + 1) * q];
-            for (members, l) in self.pattern.blocks.iter().zip(&self.factors) {
+            for (members, factor) in self.pattern.blocks.iter().zip(&self.factors) {
                 x.clear();
                 x.extend(members.iter().map(|&i| column[i]));
-                cholesky_solve_in_place(l, members.len(), &mut x);
+                match factor {
+                    Factor::Dense(l) => cholesky_solve_in_place(l, members.len(), &mut x),
+                    Factor::Sparse(f) => f.solve_in_place(&mut x),
+                }
                 for (&i, &v) in members.iter().zip(&x) {
                     column[i] = v;
                 }
@@ -252,88 +326,95 @@ impl BlockFactor<'_> {
         }
     }
 
-    /// Each block of A^-1, dense.
-    fn inverse_blocks(&self) -> Vec<Vec<f64>> {
-        self.pattern
-            .blocks
-            .iter()
-            .zip(&self.factors)
-            .map(|(members, l)| {
-                let m = members.len();
-                if m > LARGE_BLOCK {
-                    return faer_inverse(l, m);
-                }
-                let mut w = vec![0.0; m * m];
-                for j in 0..m {
-                    let column = &mut w[j * m..(j + 1) * m];
-                    column[j] = 1.0;
-                    cholesky_solve_in_place(l, m, column);
-                }
-                w
-            })
-            .collect()
-    }
-
     /// The entries of A^-1 at the pattern's pairs.
     pub fn inverse_on_pattern(&self) -> Vec<f64> {
-        let w = self.inverse_blocks();
         let p = self.pattern;
-        p.pairs
-            .iter()
-            .map(|&(i, j)| {
-                let (i, j) = (i as usize, j as usize);
-                let b = p.block_of[i];
-                w[b][p.slot[i] + p.slot[j] * p.blocks[b].len()]
-            })
-            .collect()
+        let mut out = vec![0.0; p.pairs.len()];
+        for (b, factor) in self.factors.iter().enumerate() {
+            match factor {
+                Factor::Dense(l) => {
+                    let m = p.blocks[b].len();
+                    let w = dense_inverse(l, m);
+                    for &k in &p.pairs_of[b] {
+                        let (i, j) = p.pairs[k];
+                        out[k] = w[p.slot[i as usize] + p.slot[j as usize] * m];
+                    }
+                }
+                Factor::Sparse(f) => {
+                    for (&k, w) in p.pairs_of[b].iter().zip(f.inverse_at_entries()) {
+                        out[k] = w;
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// tr(A^-1 T_l A^-1 T_k) for every pair of the symmetric matrices T_l
     /// (given on the pattern, each aligned with its pairs): a t x t
     /// column-major matrix.
     pub fn trace_products(&self, ts: &[&[f64]]) -> Result<Vec<f64>> {
+        let p = self.pattern;
+        for tl in ts {
+            p.check_values(tl)?;
+        }
         let t = ts.len();
-        let w = self.inverse_blocks();
-        let dense_ts = ts.iter().map(|v| self.pattern.dense_blocks(v)).collect::<Result<Vec<_>>>()?;
         let mut out = vec![0.0; t * t];
-        for (b, members) in self.pattern.blocks.iter().enumerate() {
-            let m = members.len();
-            // A_l = W T_l within the block
-            let products: Vec<Vec<f64>> = dense_ts
-                .iter()
-                .map(|tl| {
-                    let mut a = vec![0.0; m * m];
-                    for j in 0..m {
-                        for k in 0..m {
-                            let tkj = tl[b][k + j * m];
-                            if tkj != 0.0 {
-                                for i in 0..m {
-                                    a[i + j * m] += w[b][i + k * m] * tkj;
-                                }
-                            }
-                        }
-                    }
-                    a
-                })
-                .collect();
-            for l in 0..t {
-                for k in 0..=l {
-                    let (al, ak) = (&products[l], &products[k]);
-                    let mut s = 0.0;
-                    for i in 0..m {
-                        for j in 0..m {
-                            s += al[i + j * m] * ak[j + i * m];
-                        }
-                    }
-                    out[l + k * t] += s;
-                    if k != l {
-                        out[k + l * t] += s;
-                    }
+        for (b, factor) in self.factors.iter().enumerate() {
+            let block = match factor {
+                Factor::Dense(l) => dense_trace_products(&dense_inverse(l, p.blocks[b].len()), p, b, ts),
+                Factor::Sparse(f) => {
+                    let local: Vec<Vec<f64>> = ts.iter().map(|tl| p.block_values(b, tl)).collect();
+                    let local: Vec<&[f64]> = local.iter().map(Vec::as_slice).collect();
+                    f.trace_products(&p.local_entries(b), &local)
                 }
+            };
+            for (o, v) in out.iter_mut().zip(block) {
+                *o += v;
             }
         }
         Ok(out)
     }
+}
+
+/// tr(W T_l W T_k) within one dense block, W its inverse.
+fn dense_trace_products(w: &[f64], p: &BlockPattern, b: usize, ts: &[&[f64]]) -> Vec<f64> {
+    let m = p.blocks[b].len();
+    let t = ts.len();
+    // A_l = W T_l within the block
+    let products: Vec<Vec<f64>> = ts
+        .iter()
+        .map(|tl| {
+            let tl = p.dense_block(b, tl);
+            let mut a = vec![0.0; m * m];
+            for j in 0..m {
+                for k in 0..m {
+                    let tkj = tl[k + j * m];
+                    if tkj != 0.0 {
+                        for i in 0..m {
+                            a[i + j * m] += w[i + k * m] * tkj;
+                        }
+                    }
+                }
+            }
+            a
+        })
+        .collect();
+    let mut out = vec![0.0; t * t];
+    for l in 0..t {
+        for k in 0..=l {
+            let (al, ak) = (&products[l], &products[k]);
+            let mut s = 0.0;
+            for i in 0..m {
+                for j in 0..m {
+                    s += al[i + j * m] * ak[j + i * m];
+                }
+            }
+            out[l + k * t] = s;
+            out[k + l * t] = s;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -444,6 +525,53 @@ mod tests {
             let expected: f64 = (0..m).map(|k| inverse[i + m * k] * k as f64).sum();
             assert!((x[i] - expected).abs() < 1e-10);
         }
+    }
+
+    /// A random walk's chain of 200 effects: one block, kept sparse; the
+    /// same answers as dense algebra.
+    #[test]
+    fn a_large_sparse_block_matches_dense_algebra() {
+        let m = 200;
+        let mut pairs = Vec::new();
+        let mut values = Vec::new();
+        for j in 0..m {
+            pairs.push((j as u32, j as u32));
+            values.push(2.5 + (j % 7) as f64 * 0.1);
+            if j + 1 < m {
+                pairs.push((j as u32 + 1, j as u32));
+                values.push(-1.0);
+            }
+        }
+        let mut dense = vec![0.0; m * m];
+        for (&(i, j), &v) in pairs.iter().zip(&values) {
+            dense[i as usize + j as usize * m] = v;
+            dense[j as usize + i as usize * m] = v;
+        }
+        let p = BlockPattern::new(m, pairs).unwrap();
+        assert!(p.is_sparse(0));
+        let f = p.factor(&values).unwrap();
+        let log_det: f64 = crate::linalg::symmetric_eigenvalues(&dense).unwrap().iter().map(|l| l.ln()).sum();
+        assert!((f.log_det() - log_det).abs() < 1e-9 * log_det.abs());
+        let inverse = crate::linalg::inverse_spd(&dense).unwrap();
+        for (&(i, j), w) in p.pairs.iter().zip(f.inverse_on_pattern()) {
+            assert!((w - inverse[i as usize + m * j as usize]).abs() < 1e-12);
+        }
+        // tr(W T W T) for T = the pattern's own entries, against dense products
+        let t: Vec<f64> = (0..p.pairs.len()).map(|k| (k as f64 * 0.3).sin()).collect();
+        let mut td = vec![0.0; m * m];
+        for (&(i, j), &v) in p.pairs.iter().zip(&t) {
+            td[i as usize + j as usize * m] = v;
+            td[j as usize + i as usize * m] = v;
+        }
+        let mut wt = vec![0.0; m * m];
+        for i in 0..m {
+            for j in 0..m {
+                wt[i + m * j] = (0..m).map(|k| inverse[i + m * k] * td[k + m * j]).sum();
+            }
+        }
+        let trace: f64 = (0..m).flat_map(|i| (0..m).map(move |j| (i, j))).map(|(i, j)| wt[i + m * j] * wt[j + m * i]).sum();
+        let got = f.trace_products(&[&t]).unwrap()[0];
+        assert!((got - trace).abs() < 1e-10 * trace.abs(), "{got} vs {trace}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod normal;
 pub mod ops;
 pub mod optim;
 pub mod rule;
+pub mod sparse_cholesky;
 pub mod special;
 pub mod sweeps;
 pub mod tape;
