@@ -15,6 +15,7 @@ suppressPackageStartupMessages({
   library(femtograd, lib.loc = if (nzchar(fg_lib)) fg_lib else NULL)
   library(bench)
   library(glmmTMB)
+  library(TMB)
 })
 cat(sprintf("load average %s\n", paste(scan("/proc/loadavg", what = "", n = 3, quiet = TRUE), collapse = " ")))
 seconds <- function(bm) as.numeric(bm$median)
@@ -22,10 +23,10 @@ seconds <- function(bm) as.numeric(bm$median)
 rows <- list()
 compare <- function(label, femtograd_fit, tmb_fit, q) {
   f <- femtograd_fit(); g <- tmb_fit()
-  bm <- bench::mark(femtograd = femtograd_fit(), glmmTMB = tmb_fit(), check = FALSE, memory = FALSE,
+  bm <- bench::mark(femtograd = femtograd_fit(), peer = tmb_fit(), check = FALSE, memory = FALSE,
                     min_iterations = 3, max_iterations = 10, filter_gc = FALSE)
   t <- seconds(bm)
-  rows[[length(rows) + 1]] <<- data.frame(model = label, q = q, femtograd_s = t[1], glmmTMB_s = t[2],
+  rows[[length(rows) + 1]] <<- data.frame(model = label, q = q, femtograd_s = t[1], peer_s = t[2],
                                           ratio = t[1] / t[2], loglik_diff = as.numeric(logLik(f)) - as.numeric(logLik(g)))
 }
 
@@ -71,6 +72,38 @@ for (q in c(50, 200, 1e4)) {
           function() glmmTMB(counts ~ x + (1 | g), sim, family = poisson), q)
 }
 
-cat("\nmedian seconds; ratio = femtograd / glmmTMB (below 1: femtograd is faster);",
+# A Poisson random walk of 1e4 latent states (a state-space model): one
+# block of random effects that each meet their neighbours, kept sparse.
+# glmmTMB has no random walk, so the peer is TMB itself on a C++ template
+# (bench/tmb/random_walk.cpp, compiled once, not timed): MakeADFun with
+# random = "u", nlminb, and sdreport for the standard errors.
+script_dir <- local({
+  arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
+  if (length(arg)) dirname(normalizePath(sub("^--file=", "", arg[1]))) else "bench"
+})
+tmb_dir <- file.path(tempdir(), "femtograd-bench-tmb")
+dir.create(tmb_dir, showWarnings = FALSE)
+stopifnot(file.copy(file.path(script_dir, "tmb", "random_walk.cpp"), tmb_dir, overwrite = TRUE))
+invisible(capture.output(TMB::compile(file.path(tmb_dir, "random_walk.cpp"))))
+dyn.load(TMB::dynlib(file.path(tmb_dir, "random_walk")))
+steps <- 1e4
+set.seed(7)
+walk_counts <- rpois(steps, exp(1 + cumsum(rnorm(steps, sd = 0.1))))
+walk_joint <- function(b0, log_sd, u) {
+  sum(dpois(walk_counts, exp(b0 + u), log = TRUE)) + dnorm(u[1], 0, exp(log_sd), log = TRUE) +
+    sum(dnorm(u[-1] - u[-steps], 0, exp(log_sd), log = TRUE))
+}
+tmb_walk <- function() {
+  obj <- TMB::MakeADFun(list(counts = walk_counts), list(b0 = 0, log_sd = -1, u = rep(0, steps)),
+                        random = "u", DLL = "random_walk", silent = TRUE)
+  opt <- nlminb(obj$par, obj$fn, obj$gr)
+  structure(list(opt = opt, sd = TMB::sdreport(obj)), class = "tmb_walk")
+}
+logLik.tmb_walk <- function(object, ...) -object$opt$objective
+compare(sprintf("Poisson random walk, n = %d", steps),
+        function() fit(walk_joint, list(b0 = 0, log_sd = -1, u = rep(0, steps)), random = "u"),
+        tmb_walk, steps)
+
+cat("\nmedian seconds; ratio = femtograd / glmmTMB (TMB for the random walk; below 1: femtograd is faster);",
     "loglik_diff = femtograd's maximum minus glmmTMB's\n\n")
 print(format(do.call(rbind, rows), digits = 3), row.names = FALSE)

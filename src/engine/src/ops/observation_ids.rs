@@ -11,6 +11,7 @@
 //! id. The values and derivatives pass through unchanged.
 
 use crate::batch::Batch;
+use crate::hessian_pattern::{Dependence, Pairs, Set};
 use crate::rule::{Partials, Rule, Site};
 use crate::sweeps::terms::term_size;
 use crate::tape::Var;
@@ -24,6 +25,11 @@ pub struct ObservationIds {
 }
 
 impl Rule for ObservationIds {
+    /// The identity: each element keeps what it depends on.
+    fn dependence(&self, _site: &Site, inputs: &[Option<&[Set]>], _fixed: &[bool], _pairs: &mut Pairs) -> Dependence {
+        inputs[0].map(<[Set]>::to_vec)
+    }
+
     fn name(&self) -> &'static str {
         "observation_ids"
     }
