@@ -233,9 +233,11 @@ laplace_at <- function(state, theta, order) {
   D <- rbind(diag(p), U)                                    # columns d_k
   W <- rust(fg_block_inverse(st$q, st$row, st$col, joint$H))   # H^-1 on the pattern
   s <- laplace_s(state, theta, u, laplace_weights(st, W), second = if (order >= 2L) D)
+  if (is.null(s)) return(laplace_at(state, theta, order))   # recorded again
   gradient <- joint$gradient[it] + 0.5 * drop(crossprod(D, s$gradient))
   if (order == 1L) return(list(value = value, gradient = gradient))
   third <- laplace_third(state, theta, u, D)
+  if (is.null(third)) return(laplace_at(state, theta, order))
   traces <- rust(fg_block_traces(st$q, st$row, st$col, joint$H,
                                  vapply(third, function(x) x$T, numeric(length(st$row)))))
   Wgs <- drop(laplace_solve(st, joint$H, s$gradient[iu])$solution)
@@ -287,8 +289,10 @@ laplace_s <- function(state, theta, u, weights, second) {
     }
     state$s <- s
   } else if (!rust(fg_replay(state$s, c(state$leaves, list(state$weights_leaf)), c(theta, u, weights)))) {
+    # a guard failed: f is recorded again, and its structure (hence the
+    # weights' layout) may differ; laplace_at() starts over
     laplace_record(state, theta, u)
-    return(laplace_s(state, theta, u, weights, second))
+    return(NULL)
   }
   if (is.null(second)) return(rust(fg_gradient(state$s, state$leaves)))
   # the Hessian of s only along the directions it is used with (S2 D), in one
@@ -315,9 +319,9 @@ laplace_third <- function(state, theta, u, D) {
     ok <- all(vapply(seq_len(p), function(l) {
       rust(fg_replay(state$directional[[l]], c(state$leaves, list(state$D_leaves[[l]])), c(theta, u, D[, l])))
     }, logical(1)))
-    if (!ok) {
+    if (!ok) {   # as in laplace_s()
       laplace_record(state, theta, u)
-      return(laplace_third(state, theta, u, D))
+      return(NULL)
     }
   }
   directions <- cbind(D, st$directions)

@@ -177,3 +177,26 @@ test_that("independent groups make independent blocks, all of one colour", {
                list(blocks = 15L, largest_block = 1L, colours = 1L))
   expect_output(print(summary(res)), "15 random effects \\(in 15 independent blocks\\)")
 })
+
+test_that("a branch on a parameter records the joint density again, with the same fit", {
+  set.seed(1)
+  g <- rep(1:30, each = 6)
+  y <- rnorm(180, 1 + rnorm(30, sd = 0.3)[g], 0.5)   # log_tau's estimate: about -1.5
+  plain <- function(mu, log_sigma, log_tau, u) {
+    sum(dnorm(y, mu + u[g], exp(log_sigma), log = TRUE)) + sum(dnorm(u, 0, exp(log_tau), log = TRUE))
+  }
+  # the same density, but R branches on log_tau: a guard on the recording,
+  # which fails when the optimiser takes log_tau below -1
+  branching <- function(mu, log_sigma, log_tau, u) {
+    tau <- if (log_tau > -1) exp(log_tau) else 1 / exp(-log_tau)
+    sum(dnorm(y, mu + u[g], exp(log_sigma), log = TRUE)) + sum(dnorm(u, 0, tau, log = TRUE))
+  }
+  start <- list(mu = 0, log_sigma = 0, log_tau = 0, u = rep(0, 30))
+  a <- fit(plain, start, random = "u")
+  b <- fit(branching, start, random = "u")
+  expect_lt(coef(a)[["log_tau"]], -1)
+  expect_gt(b$recordings, 1L)
+  expect_equal(coef(b), coef(a), tolerance = 1e-8)
+  expect_equal(se(b), se(a), tolerance = 1e-8)
+  expect_equal(b$loglik, a$loglik, tolerance = 1e-10)
+})
