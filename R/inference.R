@@ -260,7 +260,7 @@ print.summary.femtofit <- function(x, digits = max(3L, getOption("digits") - 3L)
     cat(sprintf("Log-likelihood: the Laplace approximation, integrating out %d random effect%s%s\n",
                 x$random, if (x$random == 1L) "" else "s",
                 if (is.null(x$random_blocks)) "" else
-                  sprintf(" (in %d independent block%s)", x$random_blocks, if (x$random_blocks == 1L) "" else "s")))
+                  if (x$random_blocks == 1L) " (one block)" else sprintf(" (in %d independent blocks)", x$random_blocks)))
   }
   cat(sprintf("\nLog-likelihood: %s on %d parameter%s;  AIC: %s",
               format(x$loglik, digits = digits), x$df, if (x$df == 1L) "" else "s",

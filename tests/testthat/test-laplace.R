@@ -158,7 +158,7 @@ test_that("random effects that meet (a random walk, crossed effects) are integra
       sum(dnorm(u[-1] - u[-steps], 0, exp(log_sd), log = TRUE))
   }
   res <- check_coupled_laplace(walk, list(b0 = 0, log_sd = 0, u = rep(0, steps)), blocks = 1L, colours = 3L)
-  expect_output(print(summary(res)), "120 random effects \\(in 1 independent block\\)")
+  expect_output(print(summary(res)), "120 random effects \\(one block\\)")
 
   rows <- rep(1:5, times = 4)
   cols <- rep(1:4, each = 5)
