@@ -71,6 +71,8 @@ fg_observation_ids <- function(loglik, ids) .Call(wrap__fg_observation_ids, logl
 
 fg_inverse_spd <- function(a) .Call(wrap__fg_inverse_spd, a)
 
+fg_covariance <- function(information) .Call(wrap__fg_covariance, information)
+
 fg_maximize <- function(record, start, method, control) .Call(wrap__fg_maximize, record, start, method, control)
 
 fg_observation_summary <- function(root) .Call(wrap__fg_observation_summary, root)

@@ -89,6 +89,21 @@ pub fn inverse_spd(a: &[f64]) -> Option<Vec<f64>> {
     all_finite(&inv).then_some(inv)
 }
 
+/// The covariance matrix of the estimates from the information matrix
+/// (-H at the maximum): its inverse, or `None` when it is not positive
+/// definite or is singular to working precision (an eigenvalue at most
+/// 1e-12 of the largest), where the inverse would be huge but finite
+/// numbers that pass for standard errors.
+pub fn covariance_from_information(information: &[f64]) -> Option<Vec<f64>> {
+    let eigenvalues = symmetric_eigenvalues(information)?;
+    let largest = eigenvalues.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let smallest = eigenvalues.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    if !eigenvalues.is_empty() && (largest == 0.0 || smallest <= largest * 1e-12) {
+        return None;
+    }
+    inverse_spd(information)
+}
+
 /// Eigenvalues of the (symmetrised) matrix in increasing order, `None` if
 /// an entry is not finite or the eigen-solver does not converge.
 pub fn symmetric_eigenvalues(a: &[f64]) -> Option<Vec<f64>> {
@@ -328,5 +343,19 @@ mod tests {
             let d = ascent_direction(&a, &g);
             assert!(dot(&g, &d) > 0.0, "not an ascent direction: A = {a:?}, g = {g:?}, d = {d:?}");
         }
+    }
+
+    #[test]
+    fn linalg_covariance_refuses_singular_information() {
+        // A^{-1} = [[3, -2], [-2, 4]] / 8
+        let v = covariance_from_information(&A).unwrap();
+        assert!(close(&v, &[0.375, -0.25, -0.25, 0.5], 1e-14), "{v:?}");
+        // positive definite by Cholesky's test, singular to working precision
+        let nearly_singular = [1.0, 0.0, 0.0, 1e-14];
+        assert!(inverse_spd(&nearly_singular).is_some());
+        assert!(covariance_from_information(&nearly_singular).is_none());
+        assert!(covariance_from_information(&[0.0, 0.0, 0.0, 0.0]).is_none());
+        assert!(covariance_from_information(&[1.0, 2.0, 2.0, 1.0]).is_none()); // indefinite
+        assert!(covariance_from_information(&[1.0, f64::NAN, f64::NAN, 1.0]).is_none());
     }
 }

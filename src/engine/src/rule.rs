@@ -46,6 +46,15 @@ pub struct Partials {
     pub bb: f64,
 }
 
+/// An elementwise operation on scalars by its kind, for code that
+/// evaluates many of them without a dynamic call each (see
+/// `tape::scalar_program`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Elementwise {
+    Binary(crate::ops::Binary),
+    Unary(crate::ops::Unary),
+}
+
 /// What a rule sees of the recorded node: its inputs' values and its own value.
 pub struct Site<'a> {
     pub inputs: &'a [&'a Tensor],
@@ -115,6 +124,13 @@ pub trait Rule: Debug {
     /// Fast path for elementwise operations on scalars: the value, for
     /// replays. `None` where the rule has no such path.
     fn scalar_value(&self, _inputs: &[f64]) -> Option<f64> {
+        None
+    }
+
+    /// The rule as an elementwise operation (`Binary` and `Unary` only):
+    /// its value and partials on scalars are those of `scalar_value` and
+    /// `scalar_partials`.
+    fn elementwise(&self) -> Option<Elementwise> {
         None
     }
 

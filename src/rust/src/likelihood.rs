@@ -7,7 +7,7 @@ use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use femtograd_engine::backward::value_and_gradient;
 use femtograd_engine::kernels::{record_kernel, record_ordinal, record_regression, Form, KernelData};
-use femtograd_engine::linalg::inverse_spd;
+use femtograd_engine::linalg::{covariance_from_information, inverse_spd};
 use femtograd_engine::replay::{Recording, Replayed};
 use femtograd_engine::tape::{kernel_observations, observation_count, saturated_observations};
 use femtograd_engine::record::sum_as_kernel;
@@ -146,6 +146,17 @@ fn fg_inverse_spd(a: RMatrix<f64>) -> Robj {
     }
 }
 
+// The covariance of the estimates from the information matrix (NULL when
+// it is not positive definite or is numerically singular).
+#[extendr]
+fn fg_covariance(information: RMatrix<f64>) -> Robj {
+    let p = information.nrows();
+    match covariance_from_information(information.data()) {
+        Some(v) => RMatrix::new_matrix(p, p, |i, j| v[i + j * p]).into(),
+        None => r!(NULL),
+    }
+}
+
 /// The log-likelihood as the optimiser sees it. `record(theta)` is an R
 /// closure returning `list(output = <value>, params = <list of leaves>)`, or
 /// an error condition if the user's function failed. The function is
@@ -166,23 +177,26 @@ struct RecordedLoglik {
 }
 
 impl RecordedLoglik {
-    fn at(&mut self, theta: &[f64]) -> femtograd_engine::Result<(Var, Vec<Var>)> {
-        if let Some((at, recording)) = &mut self.current {
-            if at.as_slice() != theta {
-                at.clear();
-                if self.replay && recording.replay(theta).is_ok_and(|r| r == Replayed::Done) {
-                    at.extend_from_slice(theta);
+    /// The recording, replayed at `theta` (or recorded there by R).
+    fn at(&mut self, theta: &[f64]) -> femtograd_engine::Result<&Recording> {
+        let replayed = match &mut self.current {
+            Some((at, recording)) => {
+                if at.as_slice() != theta {
+                    at.clear();
+                    if self.replay && recording.replay(theta).is_ok_and(|r| r == Replayed::Done) {
+                        at.extend_from_slice(theta);
+                    }
                 }
+                at.as_slice() == theta
             }
-            if at.as_slice() == theta {
-                return Ok((recording.root().clone(), recording.params().to_vec()));
-            }
+            None => false,
+        };
+        if !replayed {
+            let recording = self.call_r(theta)?;
+            self.recordings += 1;
+            self.current = Some((theta.to_vec(), recording));
         }
-        let recording = self.call_r(theta)?;
-        self.recordings += 1;
-        let out = (recording.root().clone(), recording.params().to_vec());
-        self.current = Some((theta.to_vec(), recording));
-        Ok(out)
+        Ok(&self.current.as_ref().expect("a recording was just made or replayed").1)
     }
 
     fn call_r(&self, theta: &[f64]) -> femtograd_engine::Result<Recording> {
@@ -206,16 +220,13 @@ impl RecordedLoglik {
 
 impl Objective for RecordedLoglik {
     fn value(&mut self, theta: &[f64]) -> femtograd_engine::Result<f64> {
-        Ok(self.at(theta)?.0.value().data[0])
+        Ok(self.at(theta)?.root().value().data[0])
     }
     fn gradient(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>)> {
-        let (root, leaves) = self.at(theta)?;
-        value_and_gradient(&root, &leaves)
+        self.at(theta)?.value_and_gradient()
     }
     fn hessian(&mut self, theta: &[f64]) -> femtograd_engine::Result<(f64, Vec<f64>, Vec<f64>)> {
-        let (root, leaves) = self.at(theta)?;
-        let so = second_order(&root, &leaves, None)?;
-        Ok((so.value, so.gradient, so.hessian_times.into_data()))
+        self.at(theta)?.value_gradient_hessian()
     }
 }
 
@@ -280,7 +291,7 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
     let (control, replay) = control_from_r(&control)?;
     let mut objective = RecordedLoglik { record, replay, current: None, recordings: 0 };
     let out = maximize(&mut objective, start, method, &control).map_err(r_error)?;
-    let root = objective.at(&out.par).map_err(r_error)?.0;
+    let root = objective.at(&out.par).map_err(r_error)?.root().clone();
     let summary = observation_summary(&root);
     Ok(list!(
         par = out.par.clone(),
@@ -430,6 +441,7 @@ extendr_module! {
     fn fg_kernel_observations;
     fn fg_observation_ids;
     fn fg_inverse_spd;
+    fn fg_covariance;
     fn fg_maximize;
     fn fg_observation_summary;
     fn fg_replay;

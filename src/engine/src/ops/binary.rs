@@ -62,7 +62,9 @@ impl Binary {
             }
             Binary::Pow => {
                 let la = a.ln();
-                let a_bm1 = pow(a, b - 1.0);
+                // x^2, the usual square, without calling pow(): x^1 and x^0
+                // are exactly x and 1
+                let (a_bm1, a_bm2) = if b == 2.0 { (a, 1.0) } else { (pow(a, b - 1.0), pow(a, b - 2.0)) };
                 // A zero coefficient makes its term zero, also where the
                 // power is infinite (x^0 and x^1 at x = 0: derivatives 0
                 // and 1, second derivatives 0), as the polynomial's are.
@@ -70,7 +72,7 @@ impl Binary {
                 Partials {
                     a: times(b, a_bm1),
                     b: z * la,
-                    aa: times(b * (b - 1.0), pow(a, b - 2.0)),
+                    aa: times(b * (b - 1.0), a_bm2),
                     ab: a_bm1 * (1.0 + b * la),
                     bb: z * la * la,
                 }
@@ -216,6 +218,10 @@ impl Rule for Binary {
 
     fn scalar_partials(&self, inputs: &[f64], output: f64) -> Option<Partials> {
         Some(self.partials(inputs[0], inputs[1], output))
+    }
+
+    fn elementwise(&self) -> Option<crate::rule::Elementwise> {
+        Some(crate::rule::Elementwise::Binary(*self))
     }
 
     fn scalar_value(&self, inputs: &[f64]) -> Option<f64> {

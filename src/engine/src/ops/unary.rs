@@ -353,6 +353,10 @@ impl Rule for Unary {
         Some(Partials { a, aa, ..Partials::default() })
     }
 
+    fn elementwise(&self) -> Option<crate::rule::Elementwise> {
+        Some(crate::rule::Elementwise::Unary(*self))
+    }
+
     fn scalar_value(&self, inputs: &[f64]) -> Option<f64> {
         Some(self.value(inputs[0]))
     }

@@ -24,6 +24,7 @@
 pub mod graph;
 pub mod record;
 pub mod replay;
+pub mod scalar_program;
 #[cfg(test)]
 mod replay_tests;
 
@@ -471,6 +472,71 @@ impl Var {
         let (root, i) = self.resolve();
         let (other_root, offset) = cell.resolve();
         (Rc::ptr_eq(&root, &other_root) && i >= offset).then(|| i - offset)
+    }
+
+    /// `apply` for an elementwise rule (its value on scalars is
+    /// `Rule::scalar_value`). One or two scalar inputs on one tape, the
+    /// common case of models written as loops, are recorded without
+    /// building tensors or vectors; anything else goes through `apply`.
+    pub fn apply_elementwise(rule: Rc<dyn Rule>, inputs: &[Operand]) -> Result<Var> {
+        match Var::record_scalar(&rule, inputs)? {
+            Some(v) => Ok(v),
+            None => Var::apply(rule, inputs),
+        }
+    }
+
+    fn record_scalar(rule: &Rc<dyn Rule>, inputs: &[Operand]) -> Result<Option<Var>> {
+        let n = inputs.len();
+        if n == 0 || n > 2 {
+            return Ok(None);
+        }
+        let mut root: Option<Rc<TapeCell>> = None;
+        let mut positions = [0usize; 2];
+        for (k, input) in inputs.iter().enumerate() {
+            if let Operand::Var(v) = input {
+                let (r, i) = v.resolve();
+                match &root {
+                    Some(existing) if !Rc::ptr_eq(existing, &r) => return Ok(None), // tapes to unite first
+                    Some(_) => {}
+                    None => root = Some(r),
+                }
+                positions[k] = i;
+            }
+        }
+        let Some(root) = root else { return Ok(None) };
+        let mut tape = root.tape_mut();
+        let mut x = [0.0; 2];
+        let mut requires_grad = false;
+        for (k, input) in inputs.iter().enumerate() {
+            x[k] = match input {
+                Operand::Var(_) => {
+                    let node = &tape.nodes[positions[k]];
+                    if node.value.numel() != 1 || node.value.shape.is_matrix() {
+                        return Ok(None);
+                    }
+                    requires_grad |= node.requires_grad;
+                    node.value.data[0]
+                }
+                Operand::Scalar(c) => *c,
+            };
+        }
+        let Some(value) = rule.scalar_value(&x[..n]) else { return Ok(None) };
+        let mut edges = [0u32; 2];
+        for (k, input) in inputs.iter().enumerate() {
+            edges[k] = match input {
+                Operand::Var(_) => positions[k] as u32,
+                Operand::Scalar(c) => {
+                    if tape.constants.len() >= CONSTANT_EDGE as usize {
+                        bail!("tape: too many constants in one recording");
+                    }
+                    tape.constants.push(*c);
+                    CONSTANT_EDGE | (tape.constants.len() - 1) as u32
+                }
+            };
+        }
+        let index = tape.push(Tensor::scalar(value), Some(Rc::clone(rule)), &edges[..n], Kind::Operation, requires_grad)?;
+        drop(tape);
+        Ok(Some(Var { cell: root, index }))
     }
 
     /// Records an operation on `inputs` (values of any tapes, or scalar

@@ -22,13 +22,13 @@ thread_local! {
 pub fn unary(name: &str, x: &Var) -> Result<Var> {
     let Some(op) = Unary::from_name(name) else { bail!("unknown elementwise function '{name}'") };
     let rule = UNARY.with(|rules| rules.iter().find(|(u, _)| *u == op).map(|(_, r)| Rc::clone(r)));
-    Var::apply(rule.expect("every unary function has a shared rule"), &[x.into()])
+    Var::apply_elementwise(rule.expect("every unary function has a shared rule"), &[x.into()])
 }
 
 pub fn binary(name: &str, a: impl Into<Operand>, b: impl Into<Operand>) -> Result<Var> {
     let Some(op) = Binary::from_name(name) else { bail!("unknown arithmetic operator '{name}'") };
     let rule = BINARY.with(|rules| rules.iter().find(|(o, _)| *o == op).map(|(_, r)| Rc::clone(r)));
-    Var::apply(rule.expect("every operator has a shared rule"), &[a.into(), b.into()])
+    Var::apply_elementwise(rule.expect("every operator has a shared rule"), &[a.into(), b.into()])
 }
 
 pub fn sum(x: &Var) -> Result<Var> {

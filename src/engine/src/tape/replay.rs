@@ -8,7 +8,11 @@
 //! guard no longer holds, the R code would have taken another path, and the
 //! replay reports it so the caller records the model again in R.
 
-use crate::tape::{reachable_from, Guard, GuardOperand, Tape, Var};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::tape::scalar_program::ScalarProgram;
+use crate::tape::{reachable_from, Guard, GuardOperand, Tape, TapeCell, Var};
 use crate::tensor::{Shape, Tensor};
 use crate::{bail, Result};
 
@@ -17,6 +21,25 @@ use crate::{bail, Result};
 pub struct Recording {
     root: Var,
     params: Vec<Var>,
+    /// The recording as a scalar program, when it is one (see
+    /// `scalar_program`), for the tape it was compiled on.
+    program: Rc<RefCell<Option<Compiled>>>,
+}
+
+struct Compiled {
+    /// The tape, the root's position and the number of guards it was
+    /// compiled for: a tape appended to another, or given more guards,
+    /// needs a new program.
+    cell: Rc<TapeCell>,
+    root: usize,
+    guards: usize,
+    program: Option<Rc<ScalarProgram>>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Compiled(root {}, {} guards, program: {})", self.root, self.guards, self.program.is_some())
+    }
 }
 
 /// What a replay found.
@@ -42,7 +65,54 @@ impl Recording {
                 bail!("replay: parameter {} appears twice", i + 1);
             }
         }
-        Ok(Recording { root, params })
+        Ok(Recording { root, params, program: Rc::default() })
+    }
+
+    /// The scalar program of this recording on its tape as it is now
+    /// (compiled on first use), or `None` when it is not one.
+    fn program(&self) -> Option<Rc<ScalarProgram>> {
+        let (cell, root) = self.root.resolve();
+        let guards = cell.tape().guards().len();
+        let mut slot = self.program.borrow_mut();
+        if let Some(c) = slot.as_ref() {
+            if Rc::ptr_eq(&c.cell, &cell) && c.root == root && c.guards == guards {
+                return c.program.clone();
+            }
+        }
+        let positions: Vec<Option<usize>> = self.params.iter().map(|p| p.index_relative_to(&cell)).collect();
+        let theta: Vec<f64> = self.params.iter().flat_map(|p| p.value().data.to_vec()).collect();
+        let program = {
+            let tape = cell.tape();
+            let guarded: Vec<usize> = tape.guards().iter().flat_map(|g| g.nodes()).collect();
+            (theta.len() == positions.len())
+                .then(|| ScalarProgram::compile(&tape, root, &guarded, &positions, &theta))
+                .flatten()
+                .map(Rc::new)
+        };
+        *slot = Some(Compiled { cell, root, guards, program: program.clone() });
+        program
+    }
+
+    /// Value and gradient at the point the tape holds.
+    pub fn value_and_gradient(&self) -> Result<(f64, Vec<f64>)> {
+        match self.program() {
+            Some(program) => Ok((program.value(), program.gradient())),
+            None => crate::backward::value_and_gradient(&self.root, &self.params),
+        }
+    }
+
+    /// Value, gradient and Hessian (column-major) at the point the tape holds.
+    pub fn value_gradient_hessian(&self) -> Result<(f64, Vec<f64>, Vec<f64>)> {
+        match self.program() {
+            Some(program) => {
+                let (gradient, hessian) = program.gradient_and_hessian();
+                Ok((program.value(), gradient, hessian))
+            }
+            None => {
+                let so = crate::second_order::second_order(&self.root, &self.params, None)?;
+                Ok((so.value, so.gradient, so.hessian_times.into_data()))
+            }
+        }
     }
 
     pub fn root(&self) -> &Var {
@@ -64,6 +134,13 @@ impl Recording {
     pub fn replay(&self, theta: &[f64]) -> Result<Replayed> {
         if theta.len() != self.len() {
             bail!("replay: {} for {}", crate::error::count_of(theta.len(), "number"), crate::error::count_of(self.len(), "parameter element"));
+        }
+        if let Some(program) = self.program() {
+            let (cell, _) = self.root.resolve();
+            let mut tape = cell.tape_mut();
+            program.replay(theta, &mut tape);
+            let holds = tape.guards().iter().all(|g| guard_holds(&tape, g));
+            return Ok(if holds { Replayed::Done } else { Replayed::GuardFailed });
         }
         let (cell, root) = self.root.resolve();
         // Positions and sizes first: resolving a handle borrows the tape.
