@@ -203,7 +203,7 @@ score_test <- function(fit) {
   }
   spec <- fit$spec
   full <- fit_spec(spec$loglik, spec$params, spec$method, spec$control, fixed = NULL, nobs = spec$nobs,
-                   recorded = spec$recorded, shards = spec$shards)
+                   shards = spec$shards)
   full$random <- spec$random
   derivatives <- if (is_sharded(full)) {
     sharded_loglik(full, unname(stats::coef(fit)), order = 2L, caller = "score_test")

@@ -1,7 +1,7 @@
 # While a function with loops is recorded, + - * / ^ in its body call the
-# engine directly (with_arithmetic_shortcuts()). The shortcuts must change
-# nothing but the route: numbers keep base R's results, types and classes,
-# values record the same operations.
+# engine directly (with_arithmetic_shortcuts() rewrites a copy's body). The
+# shortcuts must change nothing but the route: numbers keep base R's
+# results, types and classes, values record the same operations.
 
 shortcuts <- femtograd:::with_arithmetic_shortcuts
 
@@ -12,7 +12,55 @@ test_that("only closures with loops get a copy, and the user's function is left 
   expect_identical(shortcuts(sum), sum)
   copy <- shortcuts(looped)
   expect_false(identical(copy, looped))
-  expect_identical(parent.env(environment(copy)), environment(looped))
+  expect_identical(environment(copy), environment(looped))
+  expect_identical(formals(copy), formals(looped))
+  expect_identical(looped(2, 3), 6)
+  expect_identical(copy(2, 3), 6)
+  # the rewritten body is reused, not rebuilt, for the same function
+  expect_identical(body(shortcuts(looped)), body(copy))
+})
+
+test_that("quoted code, formulas, assignment targets and empty arguments are left as written", {
+  f <- shortcuts(function(x, m) {
+    for (i in 1) {
+      q <- quote(a + b)
+      fm <- y ~ x + z
+      v <- c(0, 0, 0)
+      v[i + 1] <- x * 2
+      column <- m[, 1] * 2
+      g <- function(u = 1 + 1) u * x
+    }
+    list(q = q, fm = fm, v = v, column = column, g = g(3), empty = NULL)
+  })
+  out <- f(5, matrix(1:4, 2))
+  expect_identical(out$q, quote(a + b))
+  expect_identical(out$fm, y ~ x + z, ignore_attr = TRUE)
+  expect_identical(out$v, c(0, 10, 0))
+  expect_identical(out$column, c(2, 4))
+  expect_identical(out$g, 15)
+  expect_true("empty" %in% names(out))
+  text <- paste(deparse(body(f)), collapse = "\n")
+  expect_match(text, "v[i + 1] <-", fixed = TRUE)
+  expect_match(text, "quote(a + b)", fixed = TRUE)
+  expect_match(text, "u = 1 + 1", fixed = TRUE)
+})
+
+test_that("nested sites keep their own operands", {
+  f <- shortcuts(function(a, b, c) { for (i in 1) out <- (a - b) * (c + (a / b)) - (b^a - c); out })
+  reference <- function(a, b, c) (a - b) * (c + (a / b)) - (b^a - c)
+  expect_identical(f(3, 2, 7), reference(3, 2, 7))
+  x <- val(3); y <- val(2)
+  expect_equal(value_of(f(x, y, 7)), reference(3, 2, 7))
+})
+
+test_that("an S4 object that is not a value keeps its own arithmetic", {
+  methods::setClass("femtograd_test_money", representation(amount = "numeric"))
+  on.exit(methods::removeClass("femtograd_test_money"), add = TRUE)
+  methods::setMethod("Arith", signature("femtograd_test_money", "numeric"), function(e1, e2) {
+    methods::new("femtograd_test_money", amount = methods::callGeneric(e1@amount, e2))
+  })
+  f <- shortcuts(function(m) { for (i in 1:3) m <- m * 2; m })
+  expect_identical(f(methods::new("femtograd_test_money", amount = 1))@amount, 8)
 })
 
 test_that("numbers keep base R's arithmetic: types, NA, recycling, attributes and other classes", {

@@ -119,6 +119,17 @@ pub unsafe extern "C" fn fg_native_ops(op: SEXP, e1: SEXP, e2: SEXP) -> SEXP {
     })
 }
 
+/// `Ops` for the arithmetic shortcuts of recorded functions (R/fast-arithmetic.R),
+/// called when an operand is an S4 object: as `fg_native_ops` when one is
+/// a value, NULL when neither is (R's own operator then dispatches on it).
+#[no_mangle]
+pub unsafe extern "C" fn fg_native_arithmetic(op: SEXP, e1: SEXP, e2: SEXP) -> SEXP {
+    if !is_handle(e1) && !is_handle(e2) {
+        return R_NilValue;
+    }
+    fg_native_ops(op, e1, e2)
+}
+
 unsafe fn record_result(out: femtograd_engine::Result<Var>, e1: SEXP, e2: SEXP) -> Outcome {
     let v = out.map_err(|e| e.0)?;
     Ok(var_to_sexp(&v, tape_of(e1).or_else(|| tape_of(e2))))
@@ -226,6 +237,18 @@ pub unsafe extern "C" fn fg_native_numbers(x: SEXP, guard: SEXP) -> SEXP {
     })
 }
 
+/// A new leaf holding one double: fit()'s scalar parameters at every
+/// recording, without `val()`'s checks (the caller passes plain doubles).
+#[no_mangle]
+pub unsafe extern "C" fn fg_native_scalar_leaf(x: SEXP) -> SEXP {
+    guarded(|| {
+        if TYPEOF(x) != SEXPTYPE::REALSXP || Rf_xlength(x) != 1 {
+            return Err("internal error: a scalar leaf needs one double".into());
+        }
+        Ok(var_to_sexp(&Var::leaf(Tensor::scalar(*REAL(x))), None))
+    })
+}
+
 /// An external pointer to a C routine, as `.Call` accepts it.
 unsafe fn native_symbol(f: *const c_void) -> Robj {
     Robj::from_sexp(R_MakeExternalPtr(f as *mut c_void, Rf_install(c"native symbol".as_ptr()), R_NilValue))
@@ -236,11 +259,13 @@ unsafe fn native_symbol(f: *const c_void) -> Robj {
 fn fg_native_routines() -> Robj {
     unsafe {
         let ops = native_symbol(fg_native_ops as *const c_void);
+        let arithmetic = native_symbol(fg_native_arithmetic as *const c_void);
+        let scalar_leaf = native_symbol(fg_native_scalar_leaf as *const c_void);
         let math = native_symbol(fg_native_math as *const c_void);
         let length = native_symbol(fg_native_length as *const c_void);
         let dim = native_symbol(fg_native_dim as *const c_void);
         let numbers = native_symbol(fg_native_numbers as *const c_void);
-        list!(ops = ops, math = math, length = length, dim = dim, numbers = numbers).into()
+        list!(ops = ops, arithmetic = arithmetic, scalar_leaf = scalar_leaf, math = math, length = length, dim = dim, numbers = numbers).into()
     }
 }
 
