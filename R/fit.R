@@ -271,7 +271,8 @@
 fit <- function(loglik, params, method = c("newton", "bfgs", "lbfgs", "gradient"),
                 control = list(), nobs = NULL, fixed = NULL, transform = NULL, data = NULL, parameters = NULL,
                 shards = NULL, cluster = NULL, weights = NULL, random = NULL) {
-  method <- match.arg(method)
+  # (match.arg() costs a tenth of a small model's whole fit)
+  method <- if (missing(method)) "newton" else match.arg(method)
   if (!is.null(random)) {
     if (!is.function(loglik) || !is.null(shards) || !is.null(cluster) || !is.null(weights) || !is.null(data)) {
       stop("fit: random effects go with a log-likelihood function (no formula, shards or weights yet)", call. = FALSE)
@@ -366,8 +367,9 @@ weighted_nobs <- function(weights) if (is.null(weights)) NULL else sum(weights >
 # (NULL: unweighted; see with_kernel_weights()) and run the same spec.
 # Fixed values and `start` are on the natural scale; the optimiser works on
 # the free elements of the working scale (see R/transform.R).
-# `recorded` is the function actually called (see with_arithmetic_shortcuts());
-# refits pass their fit's. `shards` (NULL: none) makes the log-likelihood a
+# `recorded` is the function actually called (see with_arithmetic_shortcuts(),
+# which refits call again: its rewritten bodies are cached, and a fit
+# restored by readRDS gets one that reaches this session's engine). `shards` (NULL: none) makes the log-likelihood a
 # sum over data shards held by workers, who evaluate it (see R/shards.R);
 # `loglik` is then never called here, and `weights` is a list of each
 # shard's observation weights.
@@ -497,7 +499,10 @@ interrupt_again <- function(condition) {
 # differentiated against, or an error condition for the optimiser to report.
 record_loglik <- function(spec, theta) {
   built <- build_parameters(spec, theta)
-  out <- tryCatch(with_kernel_weights(spec$weights, spec$invoke(built$values)), error = function(e) e)
+  # (no weights to set or clear: the call itself, without with_kernel_weights()'s on.exit)
+  unweighted <- is.null(spec$weights) && is.null(kernel_weights$current)
+  out <- tryCatch(if (unweighted) spec$invoke(built$values) else with_kernel_weights(spec$weights, spec$invoke(built$values)),
+                  error = function(e) e)
   if (inherits(out, "condition")) return(out)
   if (is.numeric(out) && !is_value(out) && length(out) == 1L) {
     out <- new_value(out, constant = TRUE, caller = "fit")   # does not depend on the parameters
@@ -520,7 +525,11 @@ record_loglik <- function(spec, theta) {
 build_parameters <- function(spec, theta) {
   layout <- spec$layout
   if (is_plain_spec(spec)) {
-    leaves <- lapply(split_parameters(theta, layout), val)
+    leaves <- if (isTRUE(layout$scalars)) {
+      stats::setNames(lapply(as.double(theta), function(x) .Call(.native$scalar_leaf, x)), layout$names)
+    } else {
+      lapply(split_parameters(theta, layout), val)
+    }
     return(list(values = leaves, leaves = unname(leaves)))
   }
   working <- rep(NA_real_, length(layout$start))
@@ -560,22 +569,14 @@ new_femtofit <- function(opt, spec, observations, call) {
   natural_femtofit(working, spec)
 }
 
-# TRUE when the symmetric matrix m has an eigenvalue that is zero relative
-# to its largest (an exactly singular information matrix inverts to huge
-# but finite numbers otherwise, and would pass for standard errors).
-numerically_singular <- function(m) {
-  if (!all(is.finite(m))) return(TRUE)
-  ev <- eigen(m, symmetric = TRUE, only.values = TRUE)$values
-  scale <- max(abs(ev))
-  scale == 0 || min(abs(ev)) <= scale * 1e-12
-}
-
 femtofit_object <- function(opt, spec, observations, call) {
   labels <- spec$layout$labels
   free_labels <- labels[spec$free]
   hessian <- opt$hessian
   if (!is.null(hessian)) dimnames(hessian) <- list(free_labels, free_labels)
-  free_vcov <- if (is.null(hessian) || numerically_singular(-hessian)) NULL else rust(fg_inverse_spd(-hessian))
+  # NULL also when -H is singular to working precision, whose inverse
+  # would be huge but finite numbers passing for standard errors
+  free_vcov <- if (!is.null(hessian)) fg_covariance(-hessian)
   if (is.null(free_vcov)) {
     warning("fit: the Hessian at the optimum is not negative definite (singular or indefinite); ",
             "standard errors are NA", call. = FALSE)
@@ -591,11 +592,16 @@ femtofit_object <- function(opt, spec, observations, call) {
   warn_on_saturation(opt$saturated)
   coefficients <- spec$layout$start
   coefficients[spec$free] <- opt$par
+  names(coefficients) <- labels
+  gradient <- opt$gradient
+  names(gradient) <- free_labels
+  free <- spec$free
+  names(free) <- labels
   structure(list(
-    coefficients = stats::setNames(coefficients, labels),
+    coefficients = coefficients,
     vcov = vcov,
     loglik = opt$value,
-    gradient = stats::setNames(opt$gradient, free_labels),
+    gradient = gradient,
     hessian = hessian,
     iterations = opt$iterations,
     evaluations = opt$evaluations,
@@ -604,7 +610,7 @@ femtofit_object <- function(opt, spec, observations, call) {
     message = opt$message,
     method = spec$method,
     nobs = observations,
-    free = stats::setNames(spec$free, labels),
+    free = free,
     spec = spec,
     transforms = character(0),
     call = call
@@ -639,7 +645,7 @@ refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = o
   spec <- object$spec
   all_fixed <- c(spec$fixed[setdiff(names(spec$fixed), names(fixed))], fixed)
   new_spec <- fit_spec(spec$loglik, spec$params, method %||% spec$method, spec$control, all_fixed, spec$nobs,
-                       spec$transform, weights, recorded = spec$recorded, shards = spec$shards)
+                       spec$transform, weights, shards = spec$shards)
   new_spec$random <- spec$random
   from <- stats::coef(object)
   if (!is.null(start)) from[names(start)] <- start
@@ -653,7 +659,18 @@ refit <- function(object, fixed = NULL, start = NULL, method = NULL, weights = o
 # named parameters (with their shapes). Unnamed starts (params = c(0, 0))
 # are named p1, p2, ... and `positional` says loglik takes them by position.
 parameter_layout <- function(params) {
-  if (is.numeric(params) && !is.list(params)) params <- as.list(params)
+  if (is.numeric(params) && !is.object(params) && is.null(dim(params))) {
+    nms <- names(params)
+    # The usual start, c(mu = 0, log_sigma = 0): each element a scalar
+    # parameter labelled by its name, without the general path's per-element
+    # work (which costs more than a small model's whole replayed fit).
+    if (length(params) > 0L && !is.null(nms) && all(nzchar(nms)) && !anyNA(nms) && !anyDuplicated(nms)) {
+      n <- length(params)
+      return(list(names = nms, shapes = stats::setNames(rep(list(1L), n), nms), sizes = stats::setNames(rep(1L, n), nms),
+                  positional = FALSE, start = as.double(params), labels = nms, scalars = TRUE))
+    }
+    params <- as.list(params)
+  }
   if (!is.list(params) || length(params) == 0L) {
     stop("fit: params must be a named numeric vector or a named list of numeric vectors/matrices", call. = FALSE)
   }
@@ -675,7 +692,8 @@ parameter_layout <- function(params) {
   sizes <- vapply(params, length, integer(1))
   list(names = nms, shapes = shapes, sizes = sizes, positional = positional,
        start = as.double(base::unlist(params, use.names = FALSE)),
-       labels = element_labels(nms, sizes, Map(start_element_names, nms, params)))
+       labels = element_labels(nms, sizes, Map(start_element_names, nms, params)),
+       scalars = all(sizes == 1L) && !any(vapply(params, is.matrix, logical(1))))
 }
 
 # The names a start vector gives its elements (NULL: none, or a matrix,
@@ -692,6 +710,7 @@ start_element_names <- function(name, start) {
 }
 
 split_parameters <- function(theta, layout) {
+  if (isTRUE(layout$scalars)) return(stats::setNames(as.list(theta), layout$names))
   ends <- cumsum(layout$sizes)
   out <- Map(function(shape, end, size) {
     v <- theta[(end - size + 1L):end]

@@ -57,6 +57,7 @@ step_functions <- c("round", "signif", "floor", "ceiling", "trunc", "sign")
 #' @export
 Math.femtograd_value <- function(x, ...) {
   f <- .Generic
+  if (f %in% math_functions) return(math_value(f, x))   # the common case first
   if (f == "log") return(log_value(x, ...))
   if (f == "log2") return(log_value(x, 2))
   if (f == "log10") return(log_value(x, 10))
@@ -70,11 +71,8 @@ Math.femtograd_value <- function(x, ...) {
     stop(sprintf("%s: its derivative is zero wherever it exists, so it is not defined for femtograd values; use %s(value_of(x)) for the numbers",
                  f, f), call. = FALSE)
   }
-  if (!f %in% math_functions) {
-    stop(sprintf("%s: not supported for femtograd values (supported: log, log2, log10, gamma (x > 0), cumsum, cumprod, cummax, cummin, %s)",
-                 f, paste(math_functions, collapse = ", ")), call. = FALSE)
-  }
-  math_value(f, x)
+  stop(sprintf("%s: not supported for femtograd values (supported: log, log2, log10, gamma (x > 0), cumsum, cumprod, cummax, cummin, %s)",
+               f, paste(math_functions, collapse = ", ")), call. = FALSE)
 }
 
 log_value <- function(x, base = exp(1)) {

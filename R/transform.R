@@ -53,9 +53,11 @@ print.femtograd_bounds <- function(x, ...) {
 
 # fit(transform = ) as a bounds object per parameter (identity for those it
 # does not name).
+identity_bounds <- structure(list(lower = -Inf, upper = Inf), class = "femtograd_bounds")
+
 parse_transforms <- function(transform, layout) {
-  identity <- structure(list(lower = -Inf, upper = Inf), class = "femtograd_bounds")
-  out <- stats::setNames(rep(list(identity), length(layout$names)), layout$names)
+  out <- rep(list(identity_bounds), length(layout$names))
+  names(out) <- layout$names
   if (is.null(transform)) return(out)
   if (is.character(transform)) transform <- as.list(transform)
   nms <- names(transform)
