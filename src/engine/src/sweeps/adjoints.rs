@@ -8,7 +8,7 @@ enum Slot {
     #[default]
     None,
     Scalar(f64),
-    Array(Vec<f64>),
+    Array(Box<[f64]>),
 }
 
 #[derive(Debug, Clone)]
@@ -56,13 +56,13 @@ impl Adjoints {
         }
         let slot = &mut self.slots[i];
         match slot {
-            Slot::None => *slot = Slot::Array(c),
+            Slot::None => *slot = Slot::Array(c.into_boxed_slice()),
             Slot::Scalar(a) => {
                 // A node's size is fixed: only reachable with inconsistent
                 // rules, where keeping the sum is the least surprising.
                 let mut c = c;
                 c[0] += *a;
-                *slot = Slot::Array(c);
+                *slot = Slot::Array(c.into_boxed_slice());
             }
             Slot::Array(a) => a.iter_mut().zip(&c).for_each(|(x, y)| *x += y),
         }
@@ -73,7 +73,7 @@ impl Adjoints {
         match std::mem::take(&mut self.slots[i]) {
             Slot::None => None,
             Slot::Scalar(x) => Some(vec![x]),
-            Slot::Array(a) => Some(a),
+            Slot::Array(a) => Some(a.into_vec()),
         }
     }
 }

@@ -14,6 +14,7 @@ pub fn backward(root: &Var) -> Result<()> {
     let (cell, r) = root.resolve();
     let adjoints = reverse_sweep(&cell.tape(), r)?;
     let mut tape = cell.tape_mut();
+    tape.reserve_grads(adjoints.len());
     for i in 0..adjoints.len() {
         if let Some(a) = adjoints.get(i) {
             tape.accumulate_grad(i, a);

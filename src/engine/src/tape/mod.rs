@@ -323,6 +323,13 @@ impl Tape {
             _ => vec![0.0; self.nodes[i].value.numel()],
         }
     }
+    /// Room for the gradients of the first `n` nodes, made at once (a
+    /// backward pass over a long chain would otherwise grow it node by node).
+    pub fn reserve_grads(&mut self, n: usize) {
+        if self.grads.len() < n {
+            self.grads.resize(n, Grad::None);
+        }
+    }
     pub fn accumulate_grad(&mut self, i: usize, g: &[f64]) {
         if self.grads.len() <= i {
             self.grads.resize(i + 1, Grad::None);
