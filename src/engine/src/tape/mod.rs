@@ -32,6 +32,7 @@ use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use crate::rule::{Rule, Site};
+use crate::sweeps::adjoints::Adjoints;
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -172,21 +173,13 @@ impl Guard {
     }
 }
 
-/// A node's accumulated gradient: scalars need no heap memory.
-#[derive(Debug, Clone, Default)]
-enum Grad {
-    #[default]
-    None,
-    Scalar(f64),
-    Array(Box<[f64]>),
-}
-
 #[derive(Default)]
 pub struct Tape {
     nodes: Vec<Node>,
     edges: Vec<u32>,
     constants: Vec<f64>,
-    grads: Vec<Grad>,
+    /// What `backward()` accumulated on each node.
+    grads: Adjoints,
     guards: Vec<Guard>,
     /// Names given to nodes (`val(3, label = "x")`), for views of the
     /// graph only: few nodes have one, so they are kept apart from `nodes`.
@@ -200,12 +193,14 @@ impl Tape {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+    #[inline]
     pub fn node(&self, i: usize) -> &Node {
         &self.nodes[i]
     }
     pub fn node_mut(&mut self, i: usize) -> &mut Node {
         &mut self.nodes[i]
     }
+    #[inline]
     pub fn inputs(&self, i: usize) -> impl ExactSizeIterator<Item = Input> + '_ {
         let n = &self.nodes[i];
         let start = n.first_input as usize;
@@ -221,6 +216,7 @@ impl Tape {
     /// The numbers of node `i`'s inputs when it has one or two and each is
     /// a scalar (the common case of models written as loops), without
     /// building tensors; `None` otherwise.
+    #[inline]
     pub fn scalar_inputs(&self, i: usize) -> Option<([f64; 2], usize)> {
         let mut x = [0.0; 2];
         let inputs = self.inputs(i);
@@ -276,7 +272,7 @@ impl Tape {
         self.nodes.capacity() * size_of::<Node>()
             + self.edges.capacity() * size_of::<u32>()
             + self.constants.capacity() * size_of::<f64>()
-            + self.grads.capacity() * size_of::<Grad>()
+            + self.grads.bytes()
     }
 
     fn push(&mut self, value: Tensor, rule: Option<Rc<dyn Rule>>, inputs: &[u32], kind: Kind, requires_grad: bool) -> Result<usize> {
@@ -306,10 +302,7 @@ impl Tape {
             n.first_input += edge_offset;
             n
         }));
-        if !other.grads.is_empty() {
-            self.grads.resize(offset, Grad::None);
-            self.grads.extend(other.grads);
-        }
+        self.grads.append(offset, other.grads);
         self.guards.extend(other.guards.into_iter().map(|g| g.shifted(offset)));
         self.labels.extend(other.labels.into_iter().map(|(i, l)| (i + offset, l)));
         offset
@@ -317,35 +310,18 @@ impl Tape {
 
     /// The accumulated gradient of node `i`, zeros if none reached it.
     pub fn grad(&self, i: usize) -> Vec<f64> {
-        match self.grads.get(i) {
-            Some(Grad::Scalar(g)) => vec![*g],
-            Some(Grad::Array(g)) => g.to_vec(),
-            _ => vec![0.0; self.nodes[i].value.numel()],
-        }
+        self.grads.get(i).map_or_else(|| vec![0.0; self.nodes[i].value.numel()], <[f64]>::to_vec)
     }
     /// Room for the gradients of the first `n` nodes, made at once (a
     /// backward pass over a long chain would otherwise grow it node by node).
     pub fn reserve_grads(&mut self, n: usize) {
-        if self.grads.len() < n {
-            self.grads.resize(n, Grad::None);
-        }
+        self.grads.reserve(n);
     }
     pub fn accumulate_grad(&mut self, i: usize, g: &[f64]) {
-        if self.grads.len() <= i {
-            self.grads.resize(i + 1, Grad::None);
-        }
-        let slot = &mut self.grads[i];
-        match slot {
-            Grad::None if g.len() == 1 => *slot = Grad::Scalar(g[0]),
-            Grad::None => *slot = Grad::Array(g.into()),
-            Grad::Scalar(a) => *a += g[0],
-            Grad::Array(a) => a.iter_mut().zip(g).for_each(|(a, b)| *a += b),
-        }
+        self.grads.accumulate(i, g);
     }
     pub fn zero_grad(&mut self, i: usize) {
-        if let Some(slot) = self.grads.get_mut(i) {
-            *slot = Grad::None;
-        }
+        self.grads.clear(i);
     }
 }
 
