@@ -369,8 +369,9 @@ weighted_nobs <- function(weights) if (is.null(weights)) NULL else sum(weights >
 # the free elements of the working scale (see R/transform.R).
 # `recorded` is the function actually called (see with_arithmetic_shortcuts(),
 # which refits call again: its rewritten bodies are cached, and a fit
-# restored by readRDS gets one that reaches this session's engine). `shards` (NULL: none) makes the log-likelihood a
-# sum over data shards held by workers, who evaluate it (see R/shards.R);
+# restored by readRDS gets one that reaches this session's engine).
+# `shards` (NULL: none) makes the log-likelihood a sum over data shards
+# held by workers, who evaluate it (see R/shards.R);
 # `loglik` is then never called here, and `weights` is a list of each
 # shard's observation weights.
 fit_spec <- function(loglik, params, method, control, fixed = NULL, nobs = NULL, transform = NULL,

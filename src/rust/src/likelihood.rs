@@ -5,7 +5,6 @@
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
-use femtograd_engine::backward::value_and_gradient;
 use femtograd_engine::kernels::{record_kernel, record_ordinal, record_regression, Form, KernelData};
 use femtograd_engine::linalg::{covariance_from_information, inverse_spd};
 use femtograd_engine::replay::{Recording, Replayed};
@@ -14,7 +13,6 @@ use femtograd_engine::record::sum_as_kernel;
 use femtograd_engine::optim::{maximize, Control, Method, Objective};
 use femtograd_engine::error::{na_real, show_number};
 use femtograd_engine::scores::observation_scores;
-use femtograd_engine::second_order::second_order;
 use femtograd_engine::Var;
 
 use crate::convert::{data_from_r, r_error, tensor_from_r, var_from_r, var_to_r, vars_from_r};
