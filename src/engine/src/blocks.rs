@@ -15,6 +15,8 @@
 //! Matrices are given by their lower-triangle entries (row >= column, the
 //! diagonal included) in the order of the pattern's pairs.
 
+use std::cell::OnceCell;
+
 use faer::{Mat, Side};
 
 use crate::sparse_cholesky::SparseCholesky;
@@ -36,6 +38,10 @@ pub struct BlockPattern {
     pairs_of: Vec<Vec<usize>>,
     /// For each index: its place within its block.
     slot: Vec<usize>,
+    /// The symbolic analysis (ordering, factor's pattern) of each sparse
+    /// block, made at its first factorisation: a Laplace fit factorises
+    /// matrices of one pattern many times.
+    symbolic: Vec<OnceCell<SparseCholesky>>,
 }
 
 enum Factor {
@@ -91,7 +97,8 @@ impl BlockPattern {
         for (k, &(i, _)) in pairs.iter().enumerate() {
             pairs_of[block_of[i as usize]].push(k);
         }
-        Ok(BlockPattern { q, pairs, blocks, pairs_of, slot })
+        let symbolic = blocks.iter().map(|_| OnceCell::new()).collect();
+        Ok(BlockPattern { q, pairs, blocks, pairs_of, slot, symbolic })
     }
 
     pub fn n_blocks(&self) -> usize {
@@ -187,7 +194,14 @@ impl BlockPattern {
         for b in 0..self.blocks.len() {
             let m = self.blocks[b].len();
             let (factor, failed) = if self.is_sparse(b) {
-                let mut f = SparseCholesky::symbolic(m, &self.local_entries(b))?;
+                let analysis = match self.symbolic[b].get() {
+                    Some(a) => a,
+                    None => {
+                        let a = SparseCholesky::symbolic(m, &self.local_entries(b))?;
+                        self.symbolic[b].get_or_init(|| a)
+                    }
+                };
+                let mut f = analysis.clone();
                 let failed = f.factor(&self.block_values(b, values)).err();
                 (Factor::Sparse(f), failed)
             } else {

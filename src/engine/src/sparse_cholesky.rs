@@ -20,6 +20,7 @@ use faer::sparse::SymbolicSparseColMatRef;
 
 use crate::{bail, Result};
 
+#[derive(Clone)]
 pub struct SparseCholesky {
     n: usize,
     /// The matrix is factorised as P A P': index i of A is `order[i]` in L.

@@ -5,6 +5,9 @@
 //! Rust as 0-based (row, col) vectors of its lower-triangle entries; a
 //! matrix with it as the numbers at those entries.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use extendr_api::prelude::*;
 use extendr_api::Result;
 use femtograd_engine::blocks::BlockPattern;
@@ -27,12 +30,36 @@ fn fg_hessian_pattern(root: Robj, random: List, limit: f64) -> Result<Robj> {
     })
 }
 
-fn pattern(q: i32, row: &[i32], col: &[i32]) -> Result<BlockPattern> {
+/// The last pattern built, with what it learnt (its sparse blocks'
+/// symbolic analyses): a Laplace fit solves, inverts and traces matrices of
+/// one pattern at every point.
+struct LastPattern {
+    q: i32,
+    row: Vec<i32>,
+    col: Vec<i32>,
+    pattern: Rc<BlockPattern>,
+}
+
+thread_local! {
+    static LAST_PATTERN: RefCell<Option<LastPattern>> = const { RefCell::new(None) };
+}
+
+fn pattern(q: i32, row: &[i32], col: &[i32]) -> Result<Rc<BlockPattern>> {
     if q < 0 || row.len() != col.len() || row.iter().chain(col).any(|&v| v < 0) {
         return Err(Error::Other("block pattern: rows and columns must be non-negative and as many".into()));
     }
+    let cached = LAST_PATTERN.with(|last| {
+        last.borrow().as_ref().filter(|l| l.q == q && l.row == row && l.col == col).map(|l| Rc::clone(&l.pattern))
+    });
+    if let Some(p) = cached {
+        return Ok(p);
+    }
     let pairs = row.iter().zip(col).map(|(&i, &j)| (i as u32, j as u32)).collect();
-    BlockPattern::new(q as usize, pairs).map_err(r_error)
+    let p = Rc::new(BlockPattern::new(q as usize, pairs).map_err(r_error)?);
+    LAST_PATTERN.with(|last| {
+        *last.borrow_mut() = Some(LastPattern { q, row: row.to_vec(), col: col.to_vec(), pattern: Rc::clone(&p) })
+    });
+    Ok(p)
 }
 
 // The colour of each column (0-based), the number of blocks and the largest.

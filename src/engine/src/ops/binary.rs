@@ -110,6 +110,15 @@ impl Binary {
         let (_, bc) = Broadcast::of(self.label(), &a.shape, &b.shape).expect("shapes were checked in forward");
         (bc, &a.data, &b.data)
     }
+
+    /// The layout and each output element's partials, computed once for
+    /// all directions.
+    fn elementwise_partials(&self, site: &Site) -> (Broadcast, Vec<Partials>) {
+        let (bc, a, b) = self.layout(site);
+        let z = &site.output.data;
+        let partials = (0..bc.len).map(|i| self.partials(a[bc.ia(i)], b[bc.ib(i)], z[i])).collect();
+        (bc, partials)
+    }
 }
 
 /// log(a) for the tangent of a^b along b: a value, or a plain number
@@ -247,21 +256,21 @@ impl Rule for Binary {
     }
 
     fn jvp(&self, site: &Site, tangents: &[Option<&Batch>], dirs: usize) -> Option<Batch> {
-        let (bc, a, b) = self.layout(site);
-        let z = &site.output.data;
+        let (bc, partials) = self.elementwise_partials(site);
         let mut out = Batch::zeros(bc.len, dirs);
-        for i in 0..bc.len {
-            let (ia, ib) = (bc.ia(i), bc.ib(i));
-            let g = self.partials(a[ia], b[ib], z[i]);
-            for k in 0..dirs {
+        // direction by direction, each a contiguous column (the same sums
+        // in the same order as element by element)
+        for k in 0..dirs {
+            let (ta, tb) = (tangents[0].map(|t| t.col(k)), tangents[1].map(|t| t.col(k)));
+            for (i, (o, g)) in out.col_mut(k).iter_mut().zip(&partials).enumerate() {
                 let mut v = 0.0;
-                if let Some(ta) = tangents[0] {
-                    v += g.a * ta.col(k)[ia];
+                if let Some(ta) = ta {
+                    v += g.a * ta[bc.ia(i)];
                 }
-                if let Some(tb) = tangents[1] {
-                    v += g.b * tb.col(k)[ib];
+                if let Some(tb) = tb {
+                    v += g.b * tb[bc.ib(i)];
                 }
-                out.col_mut(k)[i] = v;
+                *o = v;
             }
         }
         Some(out)
@@ -276,29 +285,32 @@ impl Rule for Binary {
         needs: &[bool],
         dirs: usize,
     ) -> Vec<Option<Batch>> {
-        let (bc, a, b) = self.layout(site);
-        let z = &site.output.data;
-        let mut abar = needs[0].then(|| Batch::zeros(a.len(), dirs));
-        let mut bbar = needs[1].then(|| Batch::zeros(b.len(), dirs));
-        let (ta, tb) = (tangents[0], tangents[1]);
-        for i in 0..bc.len {
-            let (ia, ib) = (bc.ia(i), bc.ib(i));
-            let g = self.partials(a[ia], b[ib], z[i]);
-            let zbar = out_adj[i];
-            for k in 0..dirs {
-                let zd = out_adj_dot.map_or(0.0, |t| t.col(k)[i]);
-                let ad = ta.map(|t| t.col(k)[ia]);
-                let bd = tb.map(|t| t.col(k)[ib]);
+        let (bc, partials) = self.elementwise_partials(site);
+        let (na, nb) = (site.inputs[0].numel(), site.inputs[1].numel());
+        let mut abar = needs[0].then(|| Batch::zeros(na, dirs));
+        let mut bbar = needs[1].then(|| Batch::zeros(nb, dirs));
+        // direction by direction (each entry receives its terms in the same
+        // order as element by element)
+        for k in 0..dirs {
+            let zd_col = out_adj_dot.map(|t| t.col(k));
+            let (ta, tb) = (tangents[0].map(|t| t.col(k)), tangents[1].map(|t| t.col(k)));
+            let mut abar_col = abar.as_mut().map(|m| m.col_mut(k));
+            let mut bbar_col = bbar.as_mut().map(|m| m.col_mut(k));
+            for (i, (g, &zbar)) in partials.iter().zip(out_adj).enumerate() {
+                let (ia, ib) = (bc.ia(i), bc.ib(i));
+                let zd = zd_col.map_or(0.0, |t| t[i]);
+                let ad = ta.map(|t| t[ia]);
+                let bd = tb.map(|t| t[ib]);
                 // Terms with a zero tangent are skipped, not multiplied by
                 // zero: a partial may be NaN there (log of a negative base).
                 let curvature = |with_a: f64, with_b: f64| {
                     ad.map_or(0.0, |d| with_a * d) + bd.map_or(0.0, |d| with_b * d)
                 };
-                if let Some(abar) = abar.as_mut() {
-                    abar.col_mut(k)[ia] += g.a * zd + zbar * curvature(g.aa, g.ab);
+                if let Some(abar) = abar_col.as_mut() {
+                    abar[ia] += g.a * zd + zbar * curvature(g.aa, g.ab);
                 }
-                if let Some(bbar) = bbar.as_mut() {
-                    bbar.col_mut(k)[ib] += g.b * zd + zbar * curvature(g.ab, g.bb);
+                if let Some(bbar) = bbar_col.as_mut() {
+                    bbar[ib] += g.b * zd + zbar * curvature(g.ab, g.bb);
                 }
             }
         }
