@@ -121,6 +121,39 @@ impl Binary {
     }
 }
 
+/// Where an input's adjoint terms go: its entry at each element's
+/// position, or, for an input broadcast from a scalar, its one entry, with
+/// the terms summed in a register (in the same order) rather than through
+/// memory, where each addition would wait for the one before.
+struct AdjointSink<'a> {
+    out: Option<&'a mut [f64]>,
+    scalar: bool,
+    sum: f64,
+}
+
+impl<'a> AdjointSink<'a> {
+    fn new(out: Option<&'a mut [f64]>, scalar: bool) -> AdjointSink<'a> {
+        AdjointSink { out, scalar, sum: 0.0 }
+    }
+    #[inline]
+    fn wanted(&self) -> bool {
+        self.out.is_some()
+    }
+    #[inline]
+    fn add(&mut self, i: usize, x: f64) {
+        if self.scalar {
+            self.sum += x;
+        } else if let Some(out) = self.out.as_mut() {
+            out[i] += x;
+        }
+    }
+    fn finish(self) {
+        if let (true, Some(out)) = (self.scalar, self.out) {
+            out[0] += self.sum;
+        }
+    }
+}
+
 /// log(a) for the tangent of a^b along b: a value, or a plain number
 /// when a is one.
 fn log_of(a: &Operand) -> Result<Operand> {
@@ -242,16 +275,20 @@ impl Rule for Binary {
         let z = &site.output.data;
         let mut abar = needs[0].then(|| vec![0.0; a.len()]);
         let mut bbar = needs[1].then(|| vec![0.0; b.len()]);
+        let mut into_a = AdjointSink::new(abar.as_deref_mut(), bc.a_scalar);
+        let mut into_b = AdjointSink::new(bbar.as_deref_mut(), bc.b_scalar);
         for i in 0..bc.len {
             let (ia, ib) = (bc.ia(i), bc.ib(i));
             let g = self.partials(a[ia], b[ib], z[i]);
-            if let Some(abar) = abar.as_mut() {
-                abar[ia] += g.a * out_adj[i];
+            if into_a.wanted() {
+                into_a.add(ia, g.a * out_adj[i]);
             }
-            if let Some(bbar) = bbar.as_mut() {
-                bbar[ib] += g.b * out_adj[i];
+            if into_b.wanted() {
+                into_b.add(ib, g.b * out_adj[i]);
             }
         }
+        into_a.finish();
+        into_b.finish();
         vec![abar, bbar]
     }
 
@@ -294,8 +331,8 @@ impl Rule for Binary {
         for k in 0..dirs {
             let zd_col = out_adj_dot.map(|t| t.col(k));
             let (ta, tb) = (tangents[0].map(|t| t.col(k)), tangents[1].map(|t| t.col(k)));
-            let mut abar_col = abar.as_mut().map(|m| m.col_mut(k));
-            let mut bbar_col = bbar.as_mut().map(|m| m.col_mut(k));
+            let mut into_a = AdjointSink::new(abar.as_mut().map(|m| m.col_mut(k)), bc.a_scalar);
+            let mut into_b = AdjointSink::new(bbar.as_mut().map(|m| m.col_mut(k)), bc.b_scalar);
             for (i, (g, &zbar)) in partials.iter().zip(out_adj).enumerate() {
                 let (ia, ib) = (bc.ia(i), bc.ib(i));
                 let zd = zd_col.map_or(0.0, |t| t[i]);
@@ -306,13 +343,15 @@ impl Rule for Binary {
                 let curvature = |with_a: f64, with_b: f64| {
                     ad.map_or(0.0, |d| with_a * d) + bd.map_or(0.0, |d| with_b * d)
                 };
-                if let Some(abar) = abar_col.as_mut() {
-                    abar[ia] += g.a * zd + zbar * curvature(g.aa, g.ab);
+                if into_a.wanted() {
+                    into_a.add(ia, g.a * zd + zbar * curvature(g.aa, g.ab));
                 }
-                if let Some(bbar) = bbar_col.as_mut() {
-                    bbar[ib] += g.b * zd + zbar * curvature(g.ab, g.bb);
+                if into_b.wanted() {
+                    into_b.add(ib, g.b * zd + zbar * curvature(g.ab, g.bb));
                 }
             }
+            into_a.finish();
+            into_b.finish();
         }
         vec![abar, bbar]
     }
