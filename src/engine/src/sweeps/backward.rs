@@ -13,13 +13,7 @@ use crate::{bail, Result};
 pub fn backward(root: &Var) -> Result<()> {
     let (cell, r) = root.resolve();
     let adjoints = reverse_sweep(&cell.tape(), r)?;
-    let mut tape = cell.tape_mut();
-    tape.reserve_grads(adjoints.len());
-    for i in 0..adjoints.len() {
-        if let Some(a) = adjoints.get(i) {
-            tape.accumulate_grad(i, a);
-        }
-    }
+    cell.tape_mut().accumulate_grads(adjoints);
     Ok(())
 }
 

@@ -312,13 +312,20 @@ impl Tape {
     pub fn grad(&self, i: usize) -> Vec<f64> {
         self.grads.get(i).map_or_else(|| vec![0.0; self.nodes[i].value.numel()], <[f64]>::to_vec)
     }
-    /// Room for the gradients of the first `n` nodes, made at once (a
-    /// backward pass over a long chain would otherwise grow it node by node).
-    pub fn reserve_grads(&mut self, n: usize) {
-        self.grads.reserve(n);
-    }
-    pub fn accumulate_grad(&mut self, i: usize, g: &[f64]) {
-        self.grads.accumulate(i, g);
+    /// Adds a reverse sweep's adjoints to the nodes' gradients. The first
+    /// pass over a tape hands its adjoints over whole: over a long chain,
+    /// copying them would cost as much as the sweep.
+    pub fn accumulate_grads(&mut self, adjoints: Adjoints) {
+        if self.grads.is_empty() {
+            self.grads = adjoints;
+            return;
+        }
+        self.grads.reserve(adjoints.len());
+        for i in 0..adjoints.len() {
+            if let Some(a) = adjoints.get(i) {
+                self.grads.accumulate(i, a);
+            }
+        }
     }
     pub fn zero_grad(&mut self, i: usize) {
         self.grads.clear(i);
