@@ -55,6 +55,36 @@ pub enum Elementwise {
     Unary(crate::ops::Unary),
 }
 
+impl Elementwise {
+    /// The value at `x` (the second number unused by a unary operation).
+    #[inline]
+    pub fn value(self, x: [f64; 2]) -> f64 {
+        match self {
+            Elementwise::Binary(b) => b.value(x[0], x[1]),
+            Elementwise::Unary(u) => u.value(x[0]),
+        }
+    }
+
+    /// The partials at `x` given the output `y` (as `scalar_partials`).
+    #[inline]
+    pub fn partials(self, x: [f64; 2], y: f64) -> Partials {
+        match self {
+            Elementwise::Binary(b) => b.partials(x[0], x[1], y),
+            Elementwise::Unary(u) => {
+                let (a, aa) = u.derivatives(x[0], y);
+                Partials { a, aa, ..Partials::default() }
+            }
+        }
+    }
+
+    pub fn arity(self) -> usize {
+        match self {
+            Elementwise::Binary(_) => 2,
+            Elementwise::Unary(_) => 1,
+        }
+    }
+}
+
 /// What a rule sees of the recorded node: its inputs' values and its own value.
 pub struct Site<'a> {
     pub inputs: &'a [&'a Tensor],

@@ -61,7 +61,10 @@ pub(crate) fn reverse_sweep(tape: &Tape, root: usize) -> Result<Adjoints> {
         // no arrays to build (the common case of models written as loops).
         if node.value.is_scalar() {
             let g = out_adj[0];
-            let scalar = tape.scalar_inputs(pos).and_then(|(x, n)| rule.scalar_partials(&x[..n], node.value.data[0]));
+            let scalar = tape.scalar_inputs(pos).and_then(|(x, n)| match node.elementwise {
+                Some(op) => Some(op.partials(x, node.value.data[0])),
+                None => rule.scalar_partials(&x[..n], node.value.data[0]),
+            });
             if let Some(d) = scalar {
                 for (k, input) in tape.inputs(pos).enumerate() {
                     if let Input::Node(j) = input {

@@ -59,6 +59,10 @@ pub struct Node {
     /// them, which also keeps NaN partials such as d(a^b)/db at a < 0 out
     /// of the sweeps when b is a constant.
     pub requires_grad: bool,
+    /// The rule as an elementwise operation, when it is one
+    /// (`Rule::elementwise`), read once at recording: the reverse sweep over
+    /// a tape of scalars then needs no dynamic call per node.
+    pub elementwise: Option<crate::rule::Elementwise>,
 }
 
 /// An input of a node: another node, or a scalar constant of the pool.
@@ -281,7 +285,8 @@ impl Tape {
         }
         let first_input = self.edges.len() as u32;
         self.edges.extend_from_slice(inputs);
-        self.nodes.push(Node { value, rule, first_input, n_inputs: inputs.len() as u16, kind, requires_grad });
+        let elementwise = rule.as_ref().and_then(|r| r.elementwise());
+        self.nodes.push(Node { value, rule, first_input, n_inputs: inputs.len() as u16, kind, requires_grad, elementwise });
         Ok(self.nodes.len() - 1)
     }
 

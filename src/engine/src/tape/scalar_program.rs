@@ -44,30 +44,6 @@ impl Step {
     }
 }
 
-fn value_of(op: Elementwise, x: [f64; 2]) -> f64 {
-    match op {
-        Elementwise::Binary(b) => b.value(x[0], x[1]),
-        Elementwise::Unary(u) => u.value(x[0]),
-    }
-}
-
-fn partials_of(op: Elementwise, x: [f64; 2], y: f64) -> Partials {
-    match op {
-        Elementwise::Binary(b) => b.partials(x[0], x[1], y),
-        Elementwise::Unary(u) => {
-            let (a, aa) = u.derivatives(x[0], y);
-            Partials { a, aa, ..Partials::default() }
-        }
-    }
-}
-
-fn arity(op: Elementwise) -> usize {
-    match op {
-        Elementwise::Binary(_) => 2,
-        Elementwise::Unary(_) => 1,
-    }
-}
-
 /// Work arrays kept between calls (sized on first use).
 #[derive(Default, Debug)]
 struct Work {
@@ -124,7 +100,7 @@ impl ScalarProgram {
                 continue;
             }
             let op = rule.elementwise()?;
-            if node.value.numel() != 1 || node.value.shape.is_matrix() || tape.inputs(pos).len() != arity(op) {
+            if node.value.numel() != 1 || node.value.shape.is_matrix() || tape.inputs(pos).len() != op.arity() {
                 return None;
             }
             let mut inputs = [Source::Fixed(0.0); 2];
@@ -164,7 +140,7 @@ impl ScalarProgram {
             }
         }
         for (k, step) in self.steps.iter().enumerate() {
-            let y = value_of(step.op, step.numbers(&values));
+            let y = step.op.value(step.numbers(&values));
             values[self.p + k] = y;
             tape.node_mut(step.position).value = Tensor::scalar(y);
         }
@@ -192,8 +168,8 @@ impl ScalarProgram {
                 continue;
             }
             let x = step.numbers(&values);
-            let d = partials_of(step.op, x, values[self.p + k]);
-            for (i, w) in [d.a, d.b].into_iter().enumerate().take(arity(step.op)) {
+            let d = step.op.partials(x, values[self.p + k]);
+            for (i, w) in [d.a, d.b].into_iter().enumerate().take(step.op.arity()) {
                 if let Source::Slot(j) = step.inputs[i] {
                     adjoint[j as usize] += g * w;
                 }
@@ -222,11 +198,11 @@ impl ScalarProgram {
         }
         for (k, step) in self.steps.iter().enumerate() {
             let x = step.numbers(&values);
-            let d = partials_of(step.op, x, values[p + k]);
+            let d = step.op.partials(x, values[p + k]);
             partials[k] = d;
             let (done, rest) = tangent.split_at_mut((p + k) * p);
             let row = &mut rest[..p];
-            for (i, w) in [d.a, d.b].into_iter().enumerate().take(arity(step.op)) {
+            for (i, w) in [d.a, d.b].into_iter().enumerate().take(step.op.arity()) {
                 let Source::Slot(j) = step.inputs[i] else { continue };
                 let j = j as usize;
                 row.iter_mut().zip(&done[j * p..(j + 1) * p]).for_each(|(o, t)| *o += w * t);
@@ -249,7 +225,7 @@ impl ScalarProgram {
             let d = partials[k];
             let g = adjoint[at];
             let mut inputs = [None; 2];
-            for (i, source) in step.inputs.iter().enumerate().take(arity(step.op)) {
+            for (i, source) in step.inputs.iter().enumerate().take(step.op.arity()) {
                 if let Source::Slot(j) = source {
                     inputs[i] = Some(*j as usize);
                 }
