@@ -76,28 +76,12 @@ pub(crate) fn scalar_tape_second_order(
         if !(moves[pos] && reached[pos]) || tape.node(pos).rule.is_none() {
             continue;
         }
-        let d = partials[pos];
-        let g = adjoint[pos];
         let mut inputs = [None; 2];
         for (k, input) in tape.inputs(pos).enumerate() {
             inputs[k] = input.node().filter(|&j| moves[j]);
         }
-        let first = [d.a, d.b];
-        let second = [[d.aa, d.ab], [d.ab, d.bb]];
-        let (below, from_pos) = adjoint_dot.split_at_mut(pos * dirs);
-        let g_dot = &from_pos[..dirs];
-        for k in 0..2 {
-            let Some(i) = inputs[k] else { continue };
-            adjoint[i] += g * first[k];
-            reached[i] = true;
-            let dot = &mut below[i * dirs..(i + 1) * dirs];
-            dot.iter_mut().zip(g_dot).for_each(|(o, x)| *o += first[k] * x);
-            for (m, j) in inputs.iter().enumerate() {
-                let Some(j) = *j else { continue };
-                let w = g * second[k][m];
-                dot.iter_mut().zip(&tangent[j * dirs..(j + 1) * dirs]).for_each(|(o, t)| *o += w * t);
-            }
-        }
+        let mut arrays = DenseArrays { adjoint: &mut adjoint, reached: &mut reached, adjoint_dot: &mut adjoint_dot, tangent: &tangent, dirs };
+        arrays.reverse_step(pos, &partials[pos], inputs);
     }
 
     let mut gradient = vec![0.0; p];
@@ -113,6 +97,43 @@ pub(crate) fn scalar_tape_second_order(
         }
     }
     Some((gradient, hessian_times))
+}
+
+/// Forward-over-reverse over scalars in dense arrays indexed by position
+/// (`dirs` entries per position for the tangents and for the adjoints'
+/// derivatives), here and in `tape::scalar_program`.
+pub(crate) struct DenseArrays<'a> {
+    pub adjoint: &'a mut [f64],
+    pub reached: &'a mut [bool],
+    pub adjoint_dot: &'a mut [f64],
+    pub tangent: &'a [f64],
+    pub dirs: usize,
+}
+
+impl DenseArrays<'_> {
+    /// The reverse step at `pos`, whose partials are `d` and whose inputs
+    /// that move are at `inputs`: each such input receives g * d_i in its
+    /// adjoint and g_dot * d_i + g * sum_j d_ij t_j in its derivative.
+    pub(crate) fn reverse_step(&mut self, pos: usize, d: &Partials, inputs: [Option<usize>; 2]) {
+        let dirs = self.dirs;
+        let g = self.adjoint[pos];
+        let first = [d.a, d.b];
+        let second = [[d.aa, d.ab], [d.ab, d.bb]];
+        let (below, from_pos) = self.adjoint_dot.split_at_mut(pos * dirs);
+        let g_dot = &from_pos[..dirs];
+        for k in 0..2 {
+            let Some(i) = inputs[k] else { continue };
+            self.adjoint[i] += g * first[k];
+            self.reached[i] = true;
+            let dot = &mut below[i * dirs..(i + 1) * dirs];
+            dot.iter_mut().zip(g_dot).for_each(|(o, x)| *o += first[k] * x);
+            for (m, j) in inputs.iter().enumerate() {
+                let Some(j) = *j else { continue };
+                let w = g * second[k][m];
+                dot.iter_mut().zip(&self.tangent[j * dirs..(j + 1) * dirs]).for_each(|(o, t)| *o += w * t);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

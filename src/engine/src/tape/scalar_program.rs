@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 
 use crate::rule::{Elementwise, Partials};
+use crate::sweeps::scalar_tape::DenseArrays;
 use crate::tape::{reachable_from, Input, Tape};
 use crate::tensor::Tensor;
 
@@ -222,30 +223,14 @@ impl ScalarProgram {
             if !reached[at] {
                 continue;
             }
-            let d = partials[k];
-            let g = adjoint[at];
             let mut inputs = [None; 2];
             for (i, source) in step.inputs.iter().enumerate().take(step.op.arity()) {
                 if let Source::Slot(j) = source {
                     inputs[i] = Some(*j as usize);
                 }
             }
-            let first = [d.a, d.b];
-            let second = [[d.aa, d.ab], [d.ab, d.bb]];
-            let (below, from_at) = adjoint_dot.split_at_mut(at * p);
-            let g_dot = &from_at[..p];
-            for i in 0..2 {
-                let Some(target) = inputs[i] else { continue };
-                adjoint[target] += g * first[i];
-                reached[target] = true;
-                let dot = &mut below[target * p..(target + 1) * p];
-                dot.iter_mut().zip(g_dot).for_each(|(o, x)| *o += first[i] * x);
-                for (m, other) in inputs.iter().enumerate() {
-                    let Some(j) = *other else { continue };
-                    let w = g * second[i][m];
-                    dot.iter_mut().zip(&tangent[j * p..(j + 1) * p]).for_each(|(o, t)| *o += w * t);
-                }
-            }
+            let mut arrays = DenseArrays { adjoint, reached, adjoint_dot, tangent, dirs: p };
+            arrays.reverse_step(at, &partials[k], inputs);
         }
         let mut hessian = vec![0.0; p * p];
         for k in 0..p {
