@@ -134,25 +134,25 @@ fn fg_kernel_observations(root: Robj) -> Result<Robj> {
     Ok(counts)
 }
 
+/// A p x p column-major matrix for R, or NULL.
+fn square_or_null(p: usize, m: Option<Vec<f64>>) -> Robj {
+    match m {
+        Some(v) => RMatrix::new_matrix(p, p, |i, j| v[i + j * p]).into(),
+        None => r!(NULL),
+    }
+}
+
 // Inverse of a symmetric positive definite matrix (NULL if it is not).
 #[extendr]
 fn fg_inverse_spd(a: RMatrix<f64>) -> Robj {
-    let p = a.nrows();
-    match inverse_spd(a.data()) {
-        Some(inv) => RMatrix::new_matrix(p, p, |i, j| inv[i + j * p]).into(),
-        None => r!(NULL),
-    }
+    square_or_null(a.nrows(), inverse_spd(a.data()))
 }
 
 // The covariance of the estimates from the information matrix (NULL when
 // it is not positive definite or is numerically singular).
 #[extendr]
 fn fg_covariance(information: RMatrix<f64>) -> Robj {
-    let p = information.nrows();
-    match covariance_from_information(information.data()) {
-        Some(v) => RMatrix::new_matrix(p, p, |i, j| v[i + j * p]).into(),
-        None => r!(NULL),
-    }
+    square_or_null(information.nrows(), covariance_from_information(information.data()))
 }
 
 /// The log-likelihood as the optimiser sees it. `record(theta)` is an R
@@ -308,11 +308,7 @@ fn fg_maximize(record: Function, start: &[f64], method: &str, control: List) -> 
 }
 
 fn hessian_to_r(out: &femtograd_engine::optim::Outcome) -> Robj {
-    let p = out.par.len();
-    match &out.hessian {
-        Some(h) => RMatrix::new_matrix(p, p, |i, j| h[i + j * p]).into(),
-        None => r!(NULL),
-    }
+    square_or_null(out.par.len(), out.hessian.clone())
 }
 
 /// The number of observations of the kernels under `root` (NA if none)
