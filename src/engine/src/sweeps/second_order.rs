@@ -364,7 +364,7 @@ fn scalar_second_order(
 /// The two triangles of a forward-over-reverse Hessian come from different
 /// sums and can differ in the last bit; their mean is exactly symmetric,
 /// which `isSymmetric()` and Cholesky-based code downstream rely on.
-fn symmetrize(h: &mut Batch) {
+pub(crate) fn symmetrize(h: &mut Batch) {
     let p = h.rows;
     for j in 0..p {
         for i in (j + 1)..p {

@@ -279,6 +279,15 @@ impl Tape {
             + self.grads.bytes()
     }
 
+    /// Puts a scalar constant in the pool; the edge that refers to it.
+    fn push_constant(&mut self, x: f64) -> Result<u32> {
+        if self.constants.len() >= CONSTANT_EDGE as usize {
+            bail!("tape: too many constants in one recording");
+        }
+        self.constants.push(x);
+        Ok(CONSTANT_EDGE | (self.constants.len() - 1) as u32)
+    }
+
     fn push(&mut self, value: Tensor, rule: Option<Rc<dyn Rule>>, inputs: &[u32], kind: Kind, requires_grad: bool) -> Result<usize> {
         if self.nodes.len() >= CONSTANT_EDGE as usize {
             bail!("tape: more than {} operations in one recording", CONSTANT_EDGE);
@@ -520,13 +529,7 @@ impl Var {
         for (k, input) in inputs.iter().enumerate() {
             edges[k] = match input {
                 Operand::Var(_) => positions[k] as u32,
-                Operand::Scalar(c) => {
-                    if tape.constants.len() >= CONSTANT_EDGE as usize {
-                        bail!("tape: too many constants in one recording");
-                    }
-                    tape.constants.push(*c);
-                    CONSTANT_EDGE | (tape.constants.len() - 1) as u32
-                }
+                Operand::Scalar(c) => tape.push_constant(*c)?,
             };
         }
         let index = tape.push(Tensor::scalar(value), Some(Rc::clone(rule)), &edges[..n], Kind::Operation, requires_grad)?;
@@ -557,13 +560,7 @@ impl Var {
                     requires_grad |= tape.nodes[i].requires_grad;
                     edges.push(i as u32);
                 }
-                Operand::Scalar(x) => {
-                    if tape.constants.len() >= CONSTANT_EDGE as usize {
-                        bail!("tape: too many constants in one recording");
-                    }
-                    edges.push(CONSTANT_EDGE | tape.constants.len() as u32);
-                    tape.constants.push(*x);
-                }
+                Operand::Scalar(x) => edges.push(tape.push_constant(*x)?),
             }
         }
         let value = {

@@ -15,7 +15,9 @@
 
 use std::cell::RefCell;
 
+use crate::batch::Batch;
 use crate::rule::{Elementwise, Partials};
+use crate::second_order::symmetrize;
 use crate::sweeps::scalar_tape::DenseArrays;
 use crate::tape::{reachable_from, Input, Tape};
 use crate::tensor::Tensor;
@@ -158,21 +160,28 @@ impl ScalarProgram {
     pub fn gradient(&self) -> Vec<f64> {
         let Source::Slot(out) = self.output else { return vec![0.0; self.p] };
         let values = self.values.borrow();
-        let mut work = self.work.borrow_mut();
-        let adjoint = &mut work.adjoint;
+        let mut guard = self.work.borrow_mut();
+        let Work { adjoint, reached, .. } = &mut *guard;
         adjoint.clear();
         adjoint.resize(values.len(), 0.0);
+        reached.clear();
+        reached.resize(values.len(), false);
         adjoint[out as usize] = 1.0;
+        reached[out as usize] = true;
+        // Only steps the output reached pass their adjoint on, as in the
+        // tape's sweep: a zero adjoint times a partial that is not finite
+        // (a guard's node off the output's path) would otherwise be NaN.
         for (k, step) in self.steps.iter().enumerate().rev() {
-            let g = adjoint[self.p + k];
-            if g == 0.0 {
+            if !reached[self.p + k] {
                 continue;
             }
+            let g = adjoint[self.p + k];
             let x = step.numbers(&values);
             let d = step.op.partials(x, values[self.p + k]);
             for (i, w) in [d.a, d.b].into_iter().enumerate().take(step.op.arity()) {
                 if let Source::Slot(j) = step.inputs[i] {
                     adjoint[j as usize] += g * w;
+                    reached[j as usize] = true;
                 }
             }
         }
@@ -232,22 +241,15 @@ impl ScalarProgram {
             let mut arrays = DenseArrays { adjoint, reached, adjoint_dot, tangent, dirs: p };
             arrays.reverse_step(at, &partials[k], inputs);
         }
-        let mut hessian = vec![0.0; p * p];
+        let mut hessian = Batch::zeros(p, p);
         for k in 0..p {
-            for (c, h) in hessian[k * p..(k + 1) * p].iter_mut().enumerate() {
+            for (c, h) in hessian.col_mut(k).iter_mut().enumerate() {
                 // row: parameter c; column: direction k
                 *h = adjoint_dot[c * p + k];
             }
         }
-        // H is symmetric; its two triangles differ by rounding only
-        for j in 0..p {
-            for i in (j + 1)..p {
-                let m = 0.5 * (hessian[i + j * p] + hessian[j + i * p]);
-                hessian[i + j * p] = m;
-                hessian[j + i * p] = m;
-            }
-        }
-        (adjoint[..p].to_vec(), hessian)
+        symmetrize(&mut hessian);
+        (adjoint[..p].to_vec(), hessian.into_data())
     }
 }
 

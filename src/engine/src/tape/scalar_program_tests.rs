@@ -115,3 +115,17 @@ fn a_guard_that_no_longer_holds_is_reported() {
     assert_eq!(recording.value_and_gradient().unwrap(), (36.0, vec![36.0]));
     assert_eq!(recording.replay(&[-2.0]).unwrap(), Replayed::GuardFailed);
 }
+
+#[test]
+fn a_zero_adjoint_meets_a_partial_that_is_not_finite_as_on_the_tape() {
+    // f = 0 * log(q) + p at q = 0: log's partial is infinite where its
+    // adjoint is zero, and the tape's sweep gives NaN for q, not 0
+    let p = leaves(&[1.0, 0.0]);
+    let f = binary("+", &binary("*", &unary("log", &p[1]).unwrap(), 0.0).unwrap(), &p[0]).unwrap();
+    let reference = crate::backward::value_and_gradient(&f, &p).unwrap().1;
+    assert!(reference[1].is_nan());
+    let recording = Recording::new(f, p).unwrap();
+    let (_, gradient) = recording.value_and_gradient().unwrap();
+    assert_eq!(gradient[0], reference[0]);
+    assert!(gradient[1].is_nan());
+}
